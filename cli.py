@@ -1,0 +1,171 @@
+"""`ehrfusion`: the command schedulers and people run. Parses, delegates to runtime, reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from runtime import exit_codes
+from runtime.config import ConfigError, load_config
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _progress(enabled: bool):
+    def show(message: str) -> None:
+        if enabled:
+            err.print(f"[dim]»[/dim] {message}")
+
+    return show
+
+
+def _emit_json(payload) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def _fail(exc: Exception, as_json: bool) -> None:
+    code = exit_codes.CONFIG_ERROR if isinstance(exc, ConfigError) else exit_codes.FAILED
+    kind = "configuration error" if isinstance(exc, ConfigError) else "error"
+    if as_json:
+        _emit_json({"status": "config_error" if code == 2 else "failed", "error": str(exc)})
+    else:
+        err.print(f"[bold red]{kind}:[/bold red] {exc}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default="ehrfusion.yml",
+    envvar="EHRFUSION_CONFIG",
+    show_default=True,
+    help="The configuration file.",
+)
+warehouse_option = click.option(
+    "--warehouse",
+    help="duckdb, postgres (DSN from EHRFUSION__<TENANT>__WAREHOUSE_DSN) or a postgresql:// DSN; "
+    "overrides the tenant's configured warehouse.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+
+
+@click.group()
+@click.version_option(package_name="ehrfusion")
+def main() -> None:
+    """Keep Oracle Fusion Cloud in step with hospital EHRs."""
+
+
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@click.option("--stream", required=True)
+@click.option("--domain", required=True)
+@click.option(
+    "--feed-date",
+    "feed_dates",
+    multiple=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Re-export this feed day (repeatable) instead of the days not exported yet.",
+)
+@json_option
+def run(config_path, warehouse, tenant, stream, domain, feed_dates, as_json) -> None:
+    """Run one domain: extract, dbt build with tests, export FBDI, reconcile."""
+    from runtime.run import run_domain
+    from runtime.summary import render_run, run_to_json
+
+    try:
+        config = load_config(config_path)
+        days = [d.date() for d in feed_dates] or None
+        result = run_domain(
+            config, tenant, stream, domain, warehouse, days, progress=_progress(not as_json)
+        )
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(run_to_json(result))
+    else:
+        render_run(result, out)
+    sys.exit(exit_codes.BY_STATUS[result.status])
+
+
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--seed", default=7, show_default=True, help="Sandbox random seed.")
+@click.option("--scale", default=20_000, show_default=True, help="Journal lines to generate.")
+@json_option
+def demo(config_path, warehouse, seed, scale, as_json) -> None:
+    """Generate the sandbox and run every enabled domain on it."""
+    from runtime.demo import run_demo
+    from runtime.summary import render_run, run_to_json
+
+    try:
+        config = load_config(config_path)
+        generated, results = run_demo(config, seed, scale, warehouse, _progress(not as_json))
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json({"sandbox": generated, "runs": [run_to_json(r) for r in results]})
+    else:
+        for result in results:
+            render_run(result, out)
+    sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
+
+
+@main.group()
+def sandbox() -> None:
+    """The simulated health system the demo, tests and benchmarks run against."""
+
+
+@sandbox.command("generate")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--scale", default=20_000, show_default=True, help="Journal lines to generate.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=".ehrfusion/sandbox", show_default=True
+)
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-10-01")
+@click.option("--days", default=31, show_default=True)
+@json_option
+def sandbox_generate(seed, scale, out, start, days, as_json) -> None:
+    """Write the sandbox's source data and its endpoints file."""
+    from sandbox.generate import generate
+
+    try:
+        summary = generate(out, seed=seed, scale=scale, start_date=start.date(), days=days)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(f"sandbox written to {out} (endpoints: {Path(out) / 'endpoints.json'})")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("validate")
+@config_option
+def config_validate(config_path) -> None:
+    """Validate the configuration file and list what it configures."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _fail(exc, False)
+    for tenant in config.tenants.values():
+        for stream in tenant.streams.values():
+            for domain in stream.domains.values():
+                state = "enabled" if domain.enabled else "disabled"
+                out.print(f"{tenant.name}/{stream.name}/{domain.name}: {domain.source}, {state}")
+
+
+if __name__ == "__main__":
+    main()

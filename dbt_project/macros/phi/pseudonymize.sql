@@ -1,0 +1,28 @@
+{#-
+  Keyed HMAC-SHA256 pseudonym of an identifier, hex encoded: hmac(key, '<kind>:<value>').
+  Equal to runtime.phi.pseudonymize() in Python. The key reaches the warehouse through the
+  connection (DuckDB UDF registered by runtime.dbt_duckdb_phi; Postgres session setting
+  ehrfusion.phi_key), never through SQL text, vars or env_var(), so it cannot land in target/.
+-#}
+{% macro pseudonymize(column, kind) %}
+    {{ return(adapter.dispatch('pseudonymize', 'ehrfusion')(column, kind)) }}
+{% endmacro %}
+
+{% macro default__pseudonymize(column, kind) %}
+    {{ exceptions.raise_compiler_error("pseudonymize() has no implementation for " ~ target.type) }}
+{% endmacro %}
+
+{% macro duckdb__pseudonymize(column, kind) -%}
+    ehrfusion_pseudonymize('{{ kind }}', {{ column }})
+{%- endmacro %}
+
+{% macro postgres__pseudonymize(column, kind) -%}
+    encode(
+        hmac(
+            convert_to('{{ kind }}:' || {{ column }}, 'UTF8'),
+            convert_to(current_setting('ehrfusion.phi_key'), 'UTF8'),
+            'sha256'
+        ),
+        'hex'
+    )
+{%- endmacro %}

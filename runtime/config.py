@@ -1,0 +1,232 @@
+"""Load and validate `ehrfusion.yml`: tenants -> streams -> domains.
+
+Validation is strict on purpose: an unknown key is far more often a typo that would silently
+disable something than a harmless extra. Every error names the key path and what is allowed.
+Credentials never live here: they come from environment variables or dlt's secrets.toml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CADENCES = ("realtime", "15min", "hourly", "daily", "monthly")
+PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggregate_only")
+WAREHOUSE_KINDS = ("duckdb", "postgres")
+SOURCES = ("epic_resolute_journal",)
+FUSION_OBJECTS = ("GlInterface",)
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ConfigError(Exception):
+    """A configuration mistake: names the key path, what was found and what is allowed."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class FusionTarget:
+    object: str
+    release: str
+    ledger_id: int
+    ledger_name: str
+    business_unit: str
+    journal_source: str
+    journal_category: str
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    enabled: bool
+    source: str
+    endpoint: str
+    cadence: str
+    phi_mode: str
+    fusion: FusionTarget
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    domains: dict[str, Domain]
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    kind: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    warehouse: WarehouseSettings
+    endpoints_file: Path
+    streams: dict[str, Stream]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    work_dir: Path
+    outbox_dir: Path
+    dead_letter_dir: Path
+    tenants: dict[str, Tenant]
+
+    def domain(self, tenant: str, stream: str, domain: str) -> tuple[Tenant, Stream, Domain]:
+        """Find one domain, or raise ConfigError naming the missing level and what exists."""
+        t = _pick(self.tenants, tenant, "tenants")
+        s = _pick(t.streams, stream, f"tenants.{tenant}.streams")
+        d = _pick(s.domains, domain, f"tenants.{tenant}.streams.{stream}.domains")
+        return t, s, d
+
+
+def _pick(items: dict, name: str, path: str):
+    if name not in items:
+        raise ConfigError(f"{path}.{name}", f"not configured; configured: {_list(items)}")
+    return items[name]
+
+
+def _list(values) -> str:
+    return ", ".join(sorted(values)) or "(none)"
+
+
+class _Reader:
+    """Reads one mapping, tracking which keys were used so leftovers are reported."""
+
+    def __init__(self, data: Any, path: str):
+        if not isinstance(data, dict):
+            raise ConfigError(path, f"expected a mapping, found {type(data).__name__}")
+        self.data = data
+        self.path = path
+        self.allowed: list[str] = []
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, kind: type, default: Any = ..., choices=None) -> Any:
+        self.allowed.append(key)
+        if key not in self.data:
+            if default is ...:
+                raise ConfigError(self._at(key), "required key is missing")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(self._at(key), f"expected {kind.__name__}, found {value!r}")
+        if choices is not None and value not in choices:
+            raise ConfigError(self._at(key), f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    def mapping(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict), self._at(key))
+
+    def named_children(self, key: str) -> dict[str, _Reader]:
+        children = self.mapping(key)
+        if not children.data:
+            raise ConfigError(children.path, "must configure at least one entry")
+        out = {}
+        for name, body in children.data.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ConfigError(
+                    f"{children.path}.{name}",
+                    "names must be lower-case letters, digits and _, starting with a letter",
+                )
+            out[name] = _Reader(body, f"{children.path}.{name}")
+        return out
+
+    def done(self) -> None:
+        for key in self.data:
+            if key not in self.allowed:
+                raise ConfigError(
+                    self._at(str(key)), f"unknown key; allowed here: {_list(set(self.allowed))}"
+                )
+
+
+def _fusion(r: _Reader) -> FusionTarget:
+    target = FusionTarget(
+        object=r.get("object", str, choices=FUSION_OBJECTS),
+        release=r.get("release", str),
+        ledger_id=r.get("ledger_id", int),
+        ledger_name=r.get("ledger_name", str),
+        business_unit=r.get("business_unit", str),
+        journal_source=r.get("journal_source", str),
+        journal_category=r.get("journal_category", str),
+    )
+    r.done()
+    return target
+
+
+def _domain(name: str, r: _Reader) -> Domain:
+    domain = Domain(
+        name=name,
+        enabled=r.get("enabled", bool, default=True),
+        source=r.get("source", str, choices=SOURCES),
+        endpoint=r.get("endpoint", str),
+        cadence=r.get("cadence", str, choices=CADENCES),
+        phi_mode=r.get("phi_mode", str, choices=PHI_MODES),
+        fusion=_fusion(r.mapping("fusion")),
+    )
+    r.done()
+    return domain
+
+
+def _stream(name: str, r: _Reader) -> Stream:
+    domains = {n: _domain(n, body) for n, body in r.named_children("domains").items()}
+    r.done()
+    return Stream(name=name, domains=domains)
+
+
+def _tenant(name: str, r: _Reader, base: Path) -> Tenant:
+    w = r.mapping("warehouse")
+    kind = w.get("kind", str, choices=WAREHOUSE_KINDS)
+    path = w.get("path", str, default=None)
+    if kind == "duckdb" and path is None:
+        raise ConfigError(f"{w.path}.path", "required for kind duckdb (the warehouse file)")
+    w.done()
+    tenant = Tenant(
+        name=name,
+        warehouse=WarehouseSettings(kind=kind, path=base / path if path else None),
+        endpoints_file=base / r.get("endpoints_file", str),
+        streams={n: _stream(n, body) for n, body in r.named_children("streams").items()},
+    )
+    r.done()
+    return tenant
+
+
+def parse_config(data: Any, path: Path) -> Config:
+    """Validate a parsed YAML document; relative paths resolve against the file's folder."""
+    base = path.parent.resolve()
+    r = _Reader(data, "")
+    version = r.get("version", int)
+    if version != 1:
+        raise ConfigError("version", f"{version} is not supported; this release reads version 1")
+    p = r.mapping("paths")
+    config = Config(
+        path=path,
+        work_dir=base / p.get("work_dir", str),
+        outbox_dir=base / p.get("outbox", str),
+        dead_letter_dir=base / p.get("dead_letter", str),
+        tenants={n: _tenant(n, body, base) for n, body in r.named_children("tenants").items()},
+    )
+    p.done()
+    r.done()
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at `path`."""
+    if not path.is_file():
+        raise ConfigError(str(path), "config file not found; pass --config or create ehrfusion.yml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from None
+    return parse_config(data, path)

@@ -1,0 +1,62 @@
+"""The quickstart: generate the sandbox health system and run every enabled domain on it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from runtime.config import Config
+from runtime.phi import validate_key
+from runtime.run import Progress, RunResult, run_domain
+from runtime.secrets import env_name, optional_secret
+from sandbox.generate import generate
+
+
+def ensure_demo_key(config: Config, tenant: str) -> None:
+    """Give the demo tenant a stable PHI key when none is configured.
+
+    The key is generated once into the work folder (mode 0600) and handed to this process only;
+    a real deployment sets EHRFUSION__<TENANT>__PHI_KEY or secrets.toml instead.
+    """
+    if optional_secret(tenant, "phi_key"):
+        return
+    key_file = config.work_dir / tenant / "demo_phi.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
+    os.environ[env_name(tenant, "phi_key")] = validate_key(
+        key_file.read_text(encoding="utf-8").strip(), str(key_file)
+    )
+
+
+def run_demo(
+    config: Config,
+    seed: int,
+    scale: int,
+    warehouse_override: str | None,
+    progress: Progress,
+) -> tuple[dict, list[RunResult]]:
+    """Generate the sandbox next to each tenant's endpoints file, then run enabled domains."""
+    generated: dict = {}
+    results = []
+    for tenant in config.tenants.values():
+        sandbox_dir: Path = tenant.endpoints_file.parent
+        progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
+        generated[tenant.name] = generate(sandbox_dir, seed=seed, scale=scale)
+        ensure_demo_key(config, tenant.name)
+        for stream in tenant.streams.values():
+            for domain in stream.domains.values():
+                if domain.enabled:
+                    results.append(
+                        run_domain(
+                            config,
+                            tenant.name,
+                            stream.name,
+                            domain.name,
+                            warehouse_override=warehouse_override,
+                            progress=progress,
+                        )
+                    )
+    return generated, results

@@ -1,0 +1,14 @@
+"""Exit codes of the `ehrfusion` command, documented in the README for schedulers."""
+
+OK = 0
+FAILED = 1
+CONFIG_ERROR = 2
+QUALITY_GATE_FAILED = 3
+EXPORT_CONFLICT = 4
+LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try later
+
+BY_STATUS = {
+    "ok": OK,
+    "quality_gate_failed": QUALITY_GATE_FAILED,
+    "export_conflict": EXPORT_CONFLICT,
+}

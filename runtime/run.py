@@ -1,0 +1,195 @@
+"""One domain run: extract -> dbt build (with tests) -> export the marts -> reconcile.
+
+Every step is idempotent: files already landed are skipped by the dlt cursor, dbt rebuilds
+from the raw layer, and a feed day already exported is re-exported only on request, where it
+must reproduce the recorded bytes exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from extract.pipeline import run_extract
+from runtime.config import Config, ConfigError, Domain, Stream, Tenant
+from runtime.dbt import DbtOutcome, run_dbt
+from runtime.endpoints import files_location
+from runtime.export import ExportedBatch, export_feed_days, exported_feed_days
+from runtime.phi import tenant_key
+from runtime.warehouse import Warehouse
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What one domain run did, in counts, statuses and paths (never row values)."""
+
+    tenant: str
+    stream: str
+    domain: str
+    warehouse: str
+    status: str = "ok"
+    rows_extracted: int = 0
+    files_loaded: list[str] = field(default_factory=list)
+    files_skipped: int = 0
+    dead_letters: list[dict] = field(default_factory=list)
+    dbt: DbtOutcome | None = None
+    exceptions_by_reason: dict[str, int] = field(default_factory=dict)
+    reconciliation: dict = field(default_factory=dict)
+    batches: list[ExportedBatch] = field(default_factory=list)
+    outbox: str = ""
+    dead_letter_dir: str = ""
+    message: str = ""
+
+    @property
+    def lines_exported(self) -> int:
+        return sum(b.lines for b in self.batches)
+
+    @property
+    def exception_lines(self) -> int:
+        return sum(self.exceptions_by_reason.values())
+
+
+@dataclass(frozen=True)
+class DomainPaths:
+    """Where one tenant/stream/domain keeps its state and its output."""
+
+    work: Path
+    dbt_work: Path
+    outbox: Path
+    dead_letter: Path
+
+    @classmethod
+    def of(cls, config: Config, tenant: str, stream: str, domain: str) -> DomainPaths:
+        scope = Path(tenant) / stream / domain
+        return cls(
+            work=config.work_dir / scope,
+            dbt_work=config.work_dir / tenant / "dbt",
+            outbox=config.outbox_dir / scope,
+            dead_letter=config.dead_letter_dir / scope,
+        )
+
+
+def dbt_environment(warehouse: Warehouse, domain: Domain, phi_key: str) -> dict[str, str]:
+    """Everything dbt reads for one domain: the connection and the Fusion target."""
+    target = domain.fusion
+    return warehouse.dbt_env(phi_key) | {
+        "EHRFUSION_LEDGER_ID": str(target.ledger_id),
+        "EHRFUSION_LEDGER_NAME": target.ledger_name,
+        "EHRFUSION_JOURNAL_SOURCE": target.journal_source,
+        "EHRFUSION_JOURNAL_CATEGORY": target.journal_category,
+    }
+
+
+def run_domain(
+    config: Config,
+    tenant_name: str,
+    stream_name: str,
+    domain_name: str,
+    warehouse_override: str | None = None,
+    feed_days: list[date] | None = None,
+    progress: Progress = lambda _: None,
+) -> RunResult:
+    """Run one domain end to end. `feed_days` re-exports those days instead of the new ones."""
+    tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
+    _check_enabled(tenant, stream, domain)
+    warehouse = Warehouse.for_tenant(tenant, warehouse_override)
+    phi_key = tenant_key(tenant.name)
+    drop_dir = files_location(tenant, domain.endpoint)
+    paths = DomainPaths.of(config, tenant.name, stream.name, domain.name)
+    result = RunResult(
+        tenant=tenant.name,
+        stream=stream.name,
+        domain=domain.name,
+        warehouse=warehouse.label,
+        outbox=str(paths.outbox),
+        dead_letter_dir=str(paths.dead_letter),
+    )
+
+    progress("extract: landing new feed files")
+    report = run_extract(
+        warehouse,
+        pipeline_name=f"{tenant.name}__{stream.name}__{domain.name}",
+        location=drop_dir,
+        dead_letter_dir=paths.dead_letter,
+        pipelines_dir=paths.work / "dlt",
+    )
+    result.rows_extracted = report.rows
+    result.files_loaded = report.files_loaded
+    result.files_skipped = report.files_skipped
+    result.dead_letters = report.dead_letters
+
+    progress("transform: dbt build (models and tests)")
+    result.dbt = run_dbt(
+        "build",
+        ["--selector", domain.source],
+        dbt_environment(warehouse, domain, phi_key),
+        paths.dbt_work,
+    )
+    if not result.dbt.success:
+        result.status = "quality_gate_failed"
+        result.message = "dbt build failed; nothing exported (see the failing checks)"
+        return result
+
+    marts = warehouse.schema("marts")
+    result.exceptions_by_reason = dict(
+        warehouse.query(
+            f"select exception_reason, count(*) from {marts}.exceptions__gl_journal_lines "
+            "group by exception_reason order by exception_reason"
+        )
+    )
+    result.reconciliation = _reconciliation(warehouse)
+
+    if feed_days is None:
+        done = exported_feed_days(paths.outbox)
+        feed_days = [d for d in _landed_feed_days(warehouse) if d not in done]
+    progress(f"export: {len(feed_days)} feed day(s) to FBDI")
+    result.batches = export_feed_days(
+        warehouse, tenant.name, stream.name, domain, feed_days, paths.outbox
+    )
+    return result
+
+
+def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:
+    if not domain.enabled:
+        raise ConfigError(
+            f"tenants.{tenant.name}.streams.{stream.name}.domains.{domain.name}.enabled",
+            "the domain is disabled; set enabled: true to run it",
+        )
+
+
+def _landed_feed_days(warehouse: Warehouse) -> list[date]:
+    staging = warehouse.schema("staging")
+    rows = warehouse.query(
+        f"select distinct feed_date from {staging}.stg_epic__resolute_journal_lines order by 1"
+    )
+    return [_as_date(r[0]) for r in rows]
+
+
+def _reconciliation(warehouse: Warehouse) -> dict:
+    marts = warehouse.schema("marts")
+    rows = warehouse.query(
+        "select count(*), sum(case when status = 'reconciled' then 1 else 0 end), "
+        "sum(source_lines), sum(exported_lines), sum(exception_lines), "
+        f"sum(source_debit), sum(exported_debit), sum(exception_debit) "
+        f"from {marts}.recon__gl_journal_daily"
+    )
+    days, reconciled, src, exp, exc, src_dr, exp_dr, exc_dr = rows[0]
+    return {
+        "status": "reconciled" if days and days == reconciled else "drift",
+        "feed_days": int(days or 0),
+        "feed_days_reconciled": int(reconciled or 0),
+        "source_lines": int(src or 0),
+        "exported_lines": int(exp or 0),
+        "exception_lines": int(exc or 0),
+        "source_debit": str(src_dr or 0),
+        "exported_debit": str(exp_dr or 0),
+        "exception_debit": str(exc_dr or 0),
+    }
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

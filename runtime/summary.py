@@ -1,0 +1,88 @@
+"""Present a run's result: a table for people, JSON for machines. Counts and paths only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from runtime.run import RunResult
+
+
+def run_to_json(result: RunResult) -> dict:
+    dbt = result.dbt
+    return {
+        "tenant": result.tenant,
+        "stream": result.stream,
+        "domain": result.domain,
+        "warehouse": result.warehouse,
+        "status": result.status,
+        "message": result.message,
+        "extract": {
+            "rows": result.rows_extracted,
+            "files_loaded": result.files_loaded,
+            "files_skipped": result.files_skipped,
+            "dead_letters": result.dead_letters,
+        },
+        "dbt": None
+        if dbt is None
+        else {
+            "success": dbt.success,
+            "models": dbt.models,
+            "seeds": dbt.seeds,
+            "checks_passed": len(dbt.checks) - len(dbt.failed_checks),
+            "checks_failed": [asdict(c) for c in dbt.failed_checks],
+            "errors": dbt.errors,
+        },
+        "exceptions": {"lines": result.exception_lines, "by_reason": result.exceptions_by_reason},
+        "reconciliation": result.reconciliation,
+        "export": {
+            "lines": result.lines_exported,
+            "batches": [b.to_json() for b in result.batches],
+        },
+        "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
+    }
+
+
+def render_run(result: RunResult, console: Console) -> None:
+    """The summary table printed at the end of `run` and `demo`."""
+    table = Table(title=f"{result.tenant} / {result.stream} / {result.domain}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("warehouse", result.warehouse)
+    table.add_row(
+        "rows extracted",
+        f"{result.rows_extracted:,} from {len(result.files_loaded)} new file(s)"
+        f" ({result.files_skipped} already landed)",
+    )
+    table.add_row(
+        "dead-lettered files",
+        ", ".join(f"{d['file']} ({d['reason_code']})" for d in result.dead_letters) or "none",
+    )
+    if result.dbt is not None:
+        failed = result.dbt.failed_checks
+        table.add_row(
+            "dbt",
+            f"{result.dbt.models} models, {result.dbt.seeds} seeds, "
+            f"{len(result.dbt.checks) - len(failed)} checks passed, {len(failed)} failed",
+        )
+        for check in failed:
+            table.add_row("  failed check", f"{check.description} ({check.failures} rows)")
+    table.add_row("lines exported", f"{result.lines_exported:,} in {len(result.batches)} batch(es)")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in result.exceptions_by_reason.items())
+    table.add_row(
+        "exception lines", f"{result.exception_lines:,}" + (f" ({reasons})" if reasons else "")
+    )
+    recon = result.reconciliation
+    if recon:
+        table.add_row(
+            "reconciliation",
+            f"{recon['status']}: {recon['feed_days_reconciled']}/{recon['feed_days']} feed days; "
+            f"source {recon['source_lines']:,} lines = exported {recon['exported_lines']:,}"
+            f" + exceptions {recon['exception_lines']:,}",
+        )
+    table.add_row("outbox", result.outbox)
+    table.add_row("dead-letter store", result.dead_letter_dir)
+    table.add_row("status", result.status + (f": {result.message}" if result.message else ""))
+    console.print(table)
