@@ -162,7 +162,7 @@ class LoopbackServer:
         self._thread = None
 
     def __enter__(self) -> Self:
-        return self.start()
+        return self if self.running else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
