@@ -302,7 +302,9 @@ def _checks(text: pa.Array, invalid: pa.Array, col: ColumnSpec) -> list[tuple[pa
     """(mask of offending rows, reason) for every rule the column carries."""
     checks = [(invalid, f"unparsable {col.type}")]
     if col.required:
-        checks.append((pc.or_(pc.is_null(text), pc.equal(text, "")), "required value is missing"))
+        checks.append(
+            (pc.or_kleene(pc.is_null(text), pc.equal(text, "")), "required value is missing")
+        )
     if col.allowed:
         allowed = pa.array(col.allowed, _STR)
         not_allowed = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, value_set=allowed)))
