@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from runtime import exit_codes
 from runtime.config import ConfigError, load_config
@@ -34,7 +35,7 @@ def _fail(exc: Exception, as_json: bool) -> None:
     if as_json:
         _emit_json({"status": "config_error" if code == 2 else "failed", "error": str(exc)})
     else:
-        err.print(f"[bold red]{kind}:[/bold red] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]{kind}:[/bold red] {escape(str(exc))}", highlight=False)
     sys.exit(code)
 
 

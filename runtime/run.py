@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from extract.pipeline import run_extract
+from load.manifest import BatchConflictError
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.endpoints import files_location
@@ -147,9 +148,13 @@ def run_domain(
         done = exported_feed_days(paths.outbox)
         feed_days = [d for d in _landed_feed_days(warehouse) if d not in done]
     progress(f"export: {len(feed_days)} feed day(s) to FBDI")
-    result.batches = export_feed_days(
-        warehouse, tenant.name, stream.name, domain, feed_days, paths.outbox
-    )
+    try:
+        result.batches = export_feed_days(
+            warehouse, tenant.name, stream.name, domain, feed_days, paths.outbox
+        )
+    except BatchConflictError as exc:
+        result.status = "export_conflict"
+        result.message = str(exc)
     return result
 
 

@@ -144,7 +144,7 @@ class Warehouse:
         """
         if self.kind == "duckdb":
             with self.connect() as con:
-                reader = con.execute(sql).fetch_record_batch(batch_rows)
+                reader = con.sql(sql).to_arrow_reader(batch_rows)
                 yield from reader
             return
         with self.connect() as con, tempfile.TemporaryFile() as spool:

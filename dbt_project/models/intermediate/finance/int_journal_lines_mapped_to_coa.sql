@@ -27,12 +27,12 @@ mapped as (
 
     select
         lines.*,
-        coalesce(exact.company, facility_wide.company) as company,
-        coalesce(exact.cost_center, facility_wide.cost_center) as cost_center,
-        coalesce(exact.account, facility_wide.account) as account,
-        coalesce(exact.sub_account, facility_wide.sub_account) as sub_account,
-        coalesce(exact.intercompany, facility_wide.intercompany) as intercompany,
-        coalesce(exact.future, facility_wide.future) as future
+        coalesce(exact.company, facility_wide.company) as fusion_company,
+        coalesce(exact.cost_center, facility_wide.cost_center) as fusion_cost_center,
+        coalesce(exact.account, facility_wide.account) as fusion_account,
+        coalesce(exact.sub_account, facility_wide.sub_account) as fusion_sub_account,
+        coalesce(exact.intercompany, facility_wide.intercompany) as fusion_intercompany,
+        coalesce(exact.future, facility_wide.future) as fusion_future
 
     from lines
 

@@ -17,7 +17,7 @@ line_checks as (
         case
             when amount_status = 'missing' then 'missing_amount'
             when amount_status = 'non_numeric' then 'non_numeric_amount'
-            when company is null then 'unmapped_coa'
+            when fusion_company is null then 'unmapped_coa'
             when period_name is null then 'no_gl_period'
             when period_status = 'C' then 'closed_period'
             when period_status <> 'O' then 'period_not_open'

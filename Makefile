@@ -1,0 +1,37 @@
+# The two commands: `make demo` runs the whole slice on DuckDB + the sandbox; `make test` runs
+# the linters and the full test suite (DuckDB and a Postgres the suite starts itself).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ehrfusion demo
+
+# sqlfluff compiles the dbt project; these placeholders satisfy its env_var() calls.
+LINT_ENV := EHRFUSION_TENANT=lint EHRFUSION_DUCKDB_PATH=$(CURDIR)/.ehrfusion/lint.duckdb \
+	EHRFUSION_PHI_KEY=lint-placeholder-not-a-real-key-000000 EHRFUSION_LEDGER_ID=0 \
+	EHRFUSION_LEDGER_NAME=lint EHRFUSION_JOURNAL_SOURCE=lint EHRFUSION_JOURNAL_CATEGORY=lint
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	mkdir -p .ehrfusion
+	$(LINT_ENV) $(BIN)/sqlfluff lint dbt_project
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .ehrfusion dbt_project/target dbt_project/logs

@@ -1,0 +1,140 @@
+"""Shared fixtures: a real PostgreSQL server started from the machine's binaries, the sandbox,
+and a config file pointing a test tenant at them."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+
+TENANT = "testhosp"
+PHI_KEY = "test-phi-key-0123456789abcdef0123456789abcdef"
+PG_PASSWORD = "pg-test-secret-5f1c"
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
+    if not found or not found[-1]:
+        pytest.fail(f"PostgreSQL binary {name} not found; install the postgresql package")
+    return found[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1, owned by the postgres user when run as root."""
+    base = Path(tempfile.mkdtemp(prefix="ehrfusion-pg-"))
+    data, pwfile = base / "data", base / "pwfile"
+    pwfile.write_text(PG_PASSWORD)
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        for path in (base, pwfile):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(
+        [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
+         f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base}"
+    subprocess.run(
+        [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
+         "-w", "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": "postgres", "password": PG_PASSWORD}
+    finally:
+        subprocess.run(
+            [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _dsn(server: dict, dbname: str) -> str:
+    return (
+        f"postgresql://{server['user']}:{server['password']}@{server['host']}:{server['port']}"
+        f"/{dbname}"
+    )
+
+
+@pytest.fixture
+def pg_dsn(pg_server) -> str:
+    """A fresh database in the test server, for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(_dsn(pg_server, "postgres"))
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {name}")
+    admin.close()
+    return _dsn(pg_server, name)
+
+
+@pytest.fixture
+def phi_key(monkeypatch) -> str:
+    monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__PHI_KEY", PHI_KEY)
+    return PHI_KEY
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def warehouse_arg(warehouse_kind, request) -> str:
+    """The --warehouse value for the parametrised engine."""
+    if warehouse_kind == "duckdb":
+        return "duckdb"
+    return request.getfixturevalue("pg_dsn")
+
+
+def write_config(root: Path, sandbox_dir: Path, **domain_overrides) -> Path:
+    """A one-tenant config under `root` reading the sandbox in `sandbox_dir`."""
+    domain = {
+        "enabled": True,
+        "source": "epic_resolute_journal",
+        "endpoint": "epic_resolute_journal",
+        "cadence": "daily",
+        "phi_mode": "pseudonymized",
+        "fusion": {
+            "object": "GlInterface",
+            "release": "25B",
+            "ledger_id": 300000046975971,
+            "ledger_name": "EHF US Primary Ledger",
+            "business_unit": "EHF US Business Unit",
+            "journal_source": "Epic Resolute",
+            "journal_category": "Patient Revenue",
+        },
+    } | domain_overrides
+    document = {
+        "version": 1,
+        "paths": {"work_dir": "work", "outbox": "outbox", "dead_letter": "dead_letter"},
+        "tenants": {
+            TENANT: {
+                "warehouse": {"kind": "duckdb", "path": "warehouse/testhosp.duckdb"},
+                "endpoints_file": str(sandbox_dir / "endpoints.json"),
+                "streams": {"epic": {"domains": {"gl_journal": domain}}},
+            }
+        },
+    }
+    path = root / "ehrfusion.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path

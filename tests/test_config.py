@@ -1,0 +1,86 @@
+"""The config file: tenants -> streams -> domains, validated strictly before anything runs."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli import main
+from runtime.config import ConfigError, load_config
+from tests.conftest import write_config
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path, tmp_path / "sandbox")
+
+
+def edit(path: Path, change) -> Path:
+    document = yaml.safe_load(path.read_text())
+    change(document)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def domain_of(document: dict) -> dict:
+    return document["tenants"]["testhosp"]["streams"]["epic"]["domains"]["gl_journal"]
+
+
+def test_the_shipped_example_config_is_valid():
+    config = load_config(Path(__file__).parent.parent / "ehrfusion.yml")
+    tenant, stream, domain = config.domain("stmarys", "epic", "gl_journal")
+    assert domain.cadence == "daily"
+    assert domain.fusion.ledger_name == "EHF US Primary Ledger"
+    assert tenant.warehouse.kind == "duckdb"
+
+
+def test_an_unknown_key_is_named_with_its_path_and_the_allowed_keys(config_path):
+    edit(config_path, lambda d: domain_of(d).update(cadance="daily"))
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert error.value.path == "tenants.testhosp.streams.epic.domains.gl_journal.cadance"
+    assert "unknown key" in str(error.value)
+    assert "cadence" in str(error.value)
+
+
+def test_a_missing_ledger_is_named(config_path):
+    edit(config_path, lambda d: domain_of(d)["fusion"].pop("ledger_id"))
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert error.value.path == "tenants.testhosp.streams.epic.domains.gl_journal.fusion.ledger_id"
+    assert "required" in str(error.value)
+
+
+def test_a_bad_cadence_lists_what_is_allowed(config_path):
+    edit(config_path, lambda d: domain_of(d).update(cadence="weekly"))
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert "'weekly' is not one of: realtime, 15min, hourly, daily, monthly" in str(error.value)
+
+
+def test_a_wrong_type_is_reported(config_path):
+    edit(config_path, lambda d: domain_of(d)["fusion"].update(ledger_id="not-a-number"))
+    with pytest.raises(ConfigError, match="fusion.ledger_id: expected int"):
+        load_config(config_path)
+
+
+def test_credentials_have_no_place_in_the_yaml(config_path):
+    edit(config_path, lambda d: d["tenants"]["testhosp"]["warehouse"].update(password="x"))
+    with pytest.raises(ConfigError, match="warehouse.password: unknown key"):
+        load_config(config_path)
+
+
+def test_the_cli_stops_with_exit_code_2_and_runs_nothing(config_path, tmp_path):
+    edit(config_path, lambda d: domain_of(d).update(cadence="weekly"))
+    args = ["--config", str(config_path), "--tenant", "testhosp", "--stream", "epic"]
+    result = CliRunner().invoke(main, ["run", *args, "--domain", "gl_journal"])
+    assert result.exit_code == 2
+    assert "cadence" in result.output
+    assert not (tmp_path / "work").exists()
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_an_unconfigured_domain_lists_the_configured_ones(config_path):
+    with pytest.raises(ConfigError, match="configured: gl_journal"):
+        load_config(config_path).domain("testhosp", "epic", "charges")
