@@ -162,7 +162,7 @@ def export_batch(
     zip_name = zip_name or spec.zip_name(batch_id)
     if Path(zip_name).name != zip_name or not zip_name.endswith(".zip"):
         raise ValueError("zip_name must be a plain file name ending in .zip")
-    staged = outbox_dir / f".staged-{zip_name}"
+    staged = outbox_dir / f".staged-{os.getpid()}-{zip_name}"
     written = write_fbdi_zip(batches, spec, staged)
     final = dataclasses.replace(written, zip_path=outbox_dir / zip_name)
     try:
