@@ -186,8 +186,6 @@ def _render_chunk(
 
 def _format_column(array: pa.Array, col: ColumnSpec, spec: FormatSpec) -> tuple[pa.Array, pa.Array]:
     """Render one input column as text for its spec type; also return a mask of unparsable rows."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     try:
