@@ -98,113 +98,8 @@ _TX_ID_BASE = 700_000_001
 _MIN_PATIENTS = 100
 _LINES_PER_PATIENT = 20
 
-_SURNAMES = pa.array(
-    [
-        "ABBOTT",
-        "ALVAREZ",
-        "BAKER",
-        "BENNETT",
-        "BROOKS",
-        "CARTER",
-        "CHEN",
-        "COLLINS",
-        "DAVIS",
-        "DIAZ",
-        "EDWARDS",
-        "EVANS",
-        "FISHER",
-        "FOSTER",
-        "GARCIA",
-        "GRAY",
-        "HARRIS",
-        "HAYES",
-        "HUGHES",
-        "JENKINS",
-        "KELLY",
-        "KIM",
-        "LEE",
-        "LOPEZ",
-        "MARTIN",
-        "MORGAN",
-        "MURPHY",
-        "NGUYEN",
-        "OKAFOR",
-        "PATEL",
-        "PEREZ",
-        "PRICE",
-        "QUINN",
-        "REED",
-        "RIVERA",
-        "ROSS",
-        "SANDERS",
-        "SHAW",
-        "SINGH",
-        "TAYLOR",
-        "TORRES",
-        "TURNER",
-        "WALKER",
-        "WARD",
-        "WATSON",
-        "WELLS",
-        "WHITE",
-        "WOOD",
-        "YOUNG",
-        "ZHANG",
-    ]
-)
-_GIVEN_NAMES = pa.array(
-    [
-        "AARON",
-        "ALICE",
-        "AMIR",
-        "ANNA",
-        "BEATRIZ",
-        "BEN",
-        "CARLA",
-        "CHLOE",
-        "DANIEL",
-        "DEEPA",
-        "ELENA",
-        "ELI",
-        "FATIMA",
-        "FELIX",
-        "GRACE",
-        "HANNAH",
-        "HUGO",
-        "IMANI",
-        "IVAN",
-        "JADE",
-        "JAMES",
-        "JUNE",
-        "KAI",
-        "LAURA",
-        "LEO",
-        "MAYA",
-        "MILES",
-        "NADIA",
-        "NOAH",
-        "OLIVIA",
-        "OMAR",
-        "PAUL",
-        "PRIYA",
-        "RAFAEL",
-        "RUTH",
-        "SAM",
-        "SARA",
-        "SOFIA",
-        "TARIQ",
-        "TESSA",
-        "THEO",
-        "URSULA",
-        "VIOLET",
-        "WES",
-        "XENIA",
-        "YARA",
-        "YUSUF",
-        "ZANE",
-        "ZOE",
-    ]
-)
+_SURNAMES = pa.array(world.SURNAMES)
+_GIVEN_NAMES = pa.array(world.GIVEN_NAMES)
 
 
 @dataclass(frozen=True)
@@ -267,7 +162,7 @@ class _Catalogue:
         self.pfs_department = pa.array([f.pfs_department_id for f in world.FACILITIES])
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entries:
     """Entry-level arrays for the whole feed, in posting-day order."""
 
