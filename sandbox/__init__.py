@@ -1,0 +1,1 @@
+"""The simulated health system: deterministic generators and loopback stand-ins."""
