@@ -6,12 +6,12 @@ Shape of the feed (contract in ARCHITECTURE.md):
   cent: CHARGE = Dr AR 1200 / Cr revenue 4xxx at clinical departments (2..5 lines);
   PAYMENT = Dr Cash 1010 / Cr AR 1200; ADJUSTMENT = Dr contractual 4900 / Cr AR 1200 (2 lines).
   Balance-sheet lines carry the facility's patient financial services department.
-* `scale` is the total number of lines over all days, split evenly across days (the first
-  `scale % days` days get one more). Whole entries are generated until a day's target is met and
-  the last CHARGE entry is shortened to land on it exactly; any shortfall or excess of a day is
-  carried into the next day's target, so the feed totals exactly `scale` lines except that the
-  last day can end one line over. Every day opens with one entry per canary patient, so tiny
-  scales round up to at least that.
+* `scale` is the total number of lines over all days, spread evenly: by the end of day d
+  (0-based) the feed holds floor(scale * (d + 1) / days) lines. Whole entries are generated until
+  a day's target is met and a final CHARGE entry is shortened to land on it exactly; any excess
+  (a final 2-line entry one line over) is taken off the next day's target, so the feed totals
+  exactly `scale` lines, or `scale + 1` when the last day ends one line over. Every day opens
+  with one entry per canary patient, so tiny scales round up to at least that.
 * Deliberate defects (`DefectRates`), each entry carrying at most one, chosen by exact count
   `max(1, round(rate * eligible entries))` so every kind occurs even at small scale:
   `null_amount` (one line with both amounts empty), `bad_amount` (one line with a non-numeric
