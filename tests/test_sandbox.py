@@ -20,7 +20,7 @@ from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES, canary_
 from sandbox.endpoints import endpoints_path, read_endpoints, set_endpoint
 from sandbox.generate import STAND_INS, generate
 from sandbox.server import LoopbackServer, Request, Response, json_response
-from sandbox.standin import StandIn
+from sandbox.standin import GenerationRequest, StandIn
 
 SEED = 11
 SCALE = 3_000
@@ -252,8 +252,6 @@ def test_every_bad_record_kind_occurs_at_small_scale(tmp_path: Path) -> None:
 
 
 def test_defects_can_be_switched_off(tmp_path: Path) -> None:
-    from sandbox.standin import GenerationRequest
-
     rates = epic_resolute.DefectRates(0, 0, 0, 0)
     request = GenerationRequest(tmp_path, SEED, 1_000, date(2026, 10, 1), 5)
     summary = epic_resolute.generate_feed(request, rates)
