@@ -21,6 +21,8 @@ def run_extract(
 ) -> ExtractReport:
     """Land new feed files; rows, dead letters and the file cursor commit in one load."""
     report = ExtractReport()
+    # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
+    dlt.config["load.delete_completed_jobs"] = True
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=warehouse.dlt_destination(),

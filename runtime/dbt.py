@@ -69,7 +69,10 @@ def run_dbt(command: str, args: list[str], env: dict[str, str], work_dir: Path) 
         str(work_dir / "target"),
         "--log-path",
         str(work_dir / "logs"),
-        "--quiet",
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
         "--no-use-colors",
     ]
     with _environment(env):

@@ -93,8 +93,12 @@ _AMOUNT_SPAN = pa.array([250_000, 150_000, 80_000], pa.float64())
 _BAD_AMOUNT_TEXTS = pa.array(["12.3O", "N/A", "#VALUE!", "1O0.00"])
 _LATE_MAX_DAYS = 5  # late entries fall in the last 5 days of the previous month
 
+# Ids are numbered within their posting day, so feeds generated separately (a later day, a
+# re-run with more days) never reuse an id: id = base + day number * _IDS_PER_DAY + index.
 _LINE_ID_BASE = 1_000_000_001
 _TX_ID_BASE = 700_000_001
+_IDS_PER_DAY = 10_000_000
+_ID_EPOCH = date(2000, 1, 1)
 _MIN_PATIENTS = 100
 _LINES_PER_PATIENT = 20
 
@@ -284,7 +288,6 @@ class _Day:
     n_lines: pa.Array
     counter: pa.Array
     defect: pa.Array
-    first_entry: int
     first_line: int
 
 
@@ -302,7 +305,8 @@ def _day_table(seed: int, day: _Day, catalogue: _Catalogue, n_patients: int) -> 
     journal_id = _join(
         billing, f"-{post_date:%Y%m%d}-", pc.utf8_lpad(pc.cast(pc.add(seq, 1), pa.string()), 6, "0")
     )
-    tx_id = pc.add(pc.cast(rand.arange(n_entries), pa.int64()), _TX_ID_BASE + day.first_entry)
+    day_ids = (post_date - _ID_EPOCH).days * _IDS_PER_DAY
+    tx_id = pc.add(pc.cast(rand.arange(n_entries), pa.int64()), _TX_ID_BASE + day_ids)
     late_days = pc.add(rand.below(rand.stream_key(seed, "late_days"), counter, _LATE_MAX_DAYS), 1)
     month_start = (post_date.replace(day=1) - date(1970, 1, 1)).days
     gl_day = pc.if_else(
@@ -321,6 +325,8 @@ def _day_table(seed: int, day: _Day, catalogue: _Catalogue, n_patients: int) -> 
     # Expand to lines.
     offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(n_lines)])
     n_total = offsets[-1].as_py()
+    if n_total >= _IDS_PER_DAY:
+        raise ValueError(f"at most {_IDS_PER_DAY - 1:,} lines per posting day")
     parent = pc.list_parent_indices(pa.LargeListArray.from_arrays(offsets, pa.nulls(n_total)))
     line = pc.cast(rand.arange(n_total), pa.int64())
     position = pc.subtract(line, pc.take(offsets, parent))
@@ -390,7 +396,7 @@ def _day_table(seed: int, day: _Day, catalogue: _Catalogue, n_patients: int) -> 
     credit = pc.if_else(pc.and_(pc.invert(is_balancing), has_amount), text, _null_string())
 
     columns = {
-        "JOURNAL_LINE_ID": pc.add(line, _LINE_ID_BASE + day.first_line),
+        "JOURNAL_LINE_ID": pc.add(line, _LINE_ID_BASE + day_ids),
         "JOURNAL_ID": pc.take(journal_id, parent),
         "BILLING_SYSTEM": pc.take(billing, parent),
         "POST_DATE": pa.repeat(pa.scalar(post_date, pa.date32()), n_total),
@@ -454,7 +460,6 @@ def generate_feed(request: GenerationRequest, rates: DefectRates | None = None) 
             n_lines=entries.n_lines[start:stop],
             counter=entries.counter[start:stop],
             defect=defect[start:stop],
-            first_entry=start,
             first_line=first_line,
         )
         table = _day_table(request.seed, day, catalogue, n_patients)

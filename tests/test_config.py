@@ -29,7 +29,7 @@ def domain_of(document: dict) -> dict:
 
 def test_the_shipped_example_config_is_valid():
     config = load_config(Path(__file__).parent.parent / "ehrfusion.yml")
-    tenant, stream, domain = config.domain("stmarys", "epic", "gl_journal")
+    tenant, _, domain = config.domain("stmarys", "epic", "gl_journal")
     assert domain.cadence == "daily"
     assert domain.fusion.ledger_name == "EHF US Primary Ledger"
     assert tenant.warehouse.kind == "duckdb"
@@ -61,13 +61,13 @@ def test_a_bad_cadence_lists_what_is_allowed(config_path):
 
 def test_a_wrong_type_is_reported(config_path):
     edit(config_path, lambda d: domain_of(d)["fusion"].update(ledger_id="not-a-number"))
-    with pytest.raises(ConfigError, match="fusion.ledger_id: expected int"):
+    with pytest.raises(ConfigError, match=r"fusion\.ledger_id: expected int"):
         load_config(config_path)
 
 
 def test_credentials_have_no_place_in_the_yaml(config_path):
     edit(config_path, lambda d: d["tenants"]["testhosp"]["warehouse"].update(password="x"))
-    with pytest.raises(ConfigError, match="warehouse.password: unknown key"):
+    with pytest.raises(ConfigError, match=r"warehouse\.password: unknown key"):
         load_config(config_path)
 
 

@@ -1,0 +1,197 @@
+"""The Epic Resolute journal feed -> Fusion GL Journal Import slice, end to end through the
+sandbox, on DuckDB and on a real Postgres."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from load.formats import load_spec
+from runtime.config import load_config
+from runtime.phi import pseudonymize
+from runtime.warehouse import Warehouse
+from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
+from sandbox.generate import generate
+from tests.conftest import PG_PASSWORD, TENANT, write_config
+
+SCALE = 3000
+FIELDS = load_spec("25B", "GlInterface").field_count
+
+
+@pytest.fixture
+def world(tmp_path, phi_key, warehouse_arg):
+    """A generated sandbox, a config pointing at it, and a way to run the domain."""
+    sandbox_dir = tmp_path / "sandbox"
+    generate(sandbox_dir, seed=11, scale=SCALE)
+    config_path = write_config(tmp_path, sandbox_dir)
+
+    def run(*extra: str) -> tuple[int, dict]:
+        args = ["run", "--config", str(config_path), "--tenant", TENANT, "--stream", "epic"]
+        args += ["--domain", "gl_journal", "--warehouse", warehouse_arg, "--json", *extra]
+        result = CliRunner().invoke(main, args)
+        return result.exit_code, json.loads(result.stdout)
+
+    class World:
+        root = tmp_path
+        drop = sandbox_dir / "epic" / "resolute"
+        outbox = tmp_path / "outbox" / TENANT / "epic" / "gl_journal"
+        config = load_config(config_path)
+        warehouse = Warehouse.for_tenant(config.tenants[TENANT], warehouse_arg)
+
+    World.run = staticmethod(run)
+    return World
+
+
+def csv_rows(zip_path: str) -> list[list[str]]:
+    with zipfile.ZipFile(zip_path) as archive:
+        assert archive.namelist() == ["GlInterface.csv"]
+        text = archive.read("GlInterface.csv").decode("utf-8")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_feed_files_become_balanced_journal_import_files(world):
+    code, summary = world.run()
+
+    assert code == 0, summary
+    assert summary["status"] == "ok"
+    assert summary["dbt"]["success"] and summary["dbt"]["checks_failed"] == []
+    assert summary["dbt"]["checks_passed"] >= 30
+    assert summary["extract"]["rows"] == summary["reconciliation"]["source_lines"]
+    assert len(summary["extract"]["files_loaded"]) == 31
+    batches = summary["export"]["batches"]
+    assert len(batches) == 31
+    exported_lines = 0
+    for batch in batches:
+        rows = csv_rows(batch["zip"])
+        assert rows and {len(row) for row in rows} == {FIELDS}
+        debit = sum(Decimal(r[38]) for r in rows if r[38])
+        credit = sum(Decimal(r[39]) for r in rows if r[39])
+        assert debit == credit
+        assert {r[0] for r in rows} == {"NEW"}
+        assert {r[42] for r in rows} == {"EPIC RESOLUTE " + batch["feed_date"].replace("-", "")}
+        assert batch["control_totals"][0]["ENTERED_DR"] == str(debit)
+        exported_lines += len(rows)
+    assert exported_lines == summary["export"]["lines"]
+    recon = summary["reconciliation"]
+    assert recon["status"] == "reconciled"
+    assert recon["source_lines"] == recon["exported_lines"] + recon["exception_lines"]
+    assert Decimal(recon["source_debit"]) == Decimal(recon["exported_debit"]) + Decimal(
+        recon["exception_debit"]
+    )
+
+
+def test_bad_lines_are_held_with_reasons_and_never_half_posted(world):
+    code, summary = world.run()
+    assert code == 0
+    reasons = summary["exceptions"]["by_reason"]
+    for reason in ("missing_amount", "non_numeric_amount", "unmapped_coa", "closed_period"):
+        assert reasons.get(reason, 0) > 0, reason
+    marts = world.warehouse.schema("marts")
+    half_posted = world.warehouse.query(
+        f"select count(*) from {marts}.fusion__gl_interface as posted "
+        f"inner join {marts}.exceptions__gl_journal_lines as held "
+        "on posted.reference4 = held.journal_id"
+    )
+    assert half_posted == [(0,)]
+
+
+def test_pseudonyms_in_the_warehouse_equal_the_python_implementation(world, phi_key):
+    assert world.run()[0] == 0
+    raw, staging = world.warehouse.schema("raw_epic"), world.warehouse.schema("staging")
+    rows = world.warehouse.query(
+        f"select raw.pat_mrn_id, raw.hsp_account_id, stg.patient_pseudonym, "
+        f"stg.hospital_account_pseudonym from {raw}.resolute_journal_lines as raw "
+        f"inner join {staging}.stg_epic__resolute_journal_lines as stg "
+        "on raw.journal_line_id = stg.source_line_id order by raw.journal_line_id limit 50"
+    )
+    assert len(rows) == 50
+    for mrn, account, mrn_pseudonym, account_pseudonym in rows:
+        assert mrn_pseudonym == pseudonymize(mrn, "mrn", phi_key)
+        assert account_pseudonym == pseudonymize(account, "hospital_account", phi_key)
+
+
+def test_the_same_scope_twice_gives_the_same_bytes_and_no_duplicates(world):
+    assert world.run()[0] == 0
+    raw = world.warehouse.schema("raw_epic")
+    lines_before = world.warehouse.query(f"select count(*) from {raw}.resolute_journal_lines")
+    zip_bytes = {p.name: p.read_bytes() for p in world.outbox.glob("*.zip")}
+
+    code, again = world.run()
+    assert code == 0
+    assert again["extract"]["rows"] == 0 and again["extract"]["files_skipped"] == 31
+    assert again["export"]["batches"] == []
+
+    code, reexport = world.run("--feed-date", "2026-10-07", "--feed-date", "2026-10-20")
+    assert code == 0
+    assert [b["reexport"] for b in reexport["export"]["batches"]] == [True, True]
+    assert {p.name: p.read_bytes() for p in world.outbox.glob("*.zip")} == zip_bytes
+    lines_after = world.warehouse.query(f"select count(*) from {raw}.resolute_journal_lines")
+    assert lines_after == lines_before
+
+
+def test_a_new_feed_day_is_the_only_thing_the_next_run_processes(world, tmp_path):
+    assert world.run()[0] == 0
+    generate(tmp_path / "next", seed=11, scale=SCALE // 31, start_date=date(2026, 11, 1), days=1)
+    new_file = "resolute_journal_20261101.parquet"
+    shutil.copy(tmp_path / "next" / "epic" / "resolute" / new_file, world.drop / new_file)
+
+    code, summary = world.run()
+    assert code == 0
+    assert summary["extract"]["files_loaded"] == [new_file]
+    assert summary["extract"]["files_skipped"] == 31
+    assert [b["feed_date"] for b in summary["export"]["batches"]] == ["2026-11-01"]
+
+
+def test_unreadable_and_mismatched_files_are_dead_lettered_and_the_rest_reconciles(world):
+    truncated = world.drop / "resolute_journal_20261003.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    mismatched = world.drop / "resolute_journal_20261004.parquet"
+    pq.write_table(pq.read_table(mismatched).drop_columns(["GL_ACCOUNT"]), mismatched)
+
+    code, summary = world.run()
+
+    assert code == 0
+    dead = {d["file"]: d["reason_code"] for d in summary["extract"]["dead_letters"]}
+    assert dead == {truncated.name: "unreadable_file", mismatched.name: "schema_mismatch"}
+    assert len(summary["extract"]["files_loaded"]) == 29
+    assert summary["reconciliation"]["status"] == "reconciled"
+    raw = world.warehouse.schema("raw_epic")
+    stored = world.warehouse.query(
+        f"select object_name, reason, quarantined_path from {raw}.dead_letter order by 1"
+    )
+    assert [row[0] for row in stored] == sorted(dead)
+    assert "missing columns: GL_ACCOUNT" in stored[1][1]
+    for _, _, quarantined in stored:
+        assert Path(quarantined).is_file()
+
+
+def test_no_phi_or_key_in_outbox_logs_target_or_output(world, phi_key):
+    code, summary = world.run()
+    assert code == 0
+    canaries = [*CANARY_MRNS, *CANARY_NAMES, *CANARY_ACCOUNTS]
+    assert canaries
+    secrets = [phi_key, PG_PASSWORD]
+    texts = {"cli output": json.dumps(summary)}
+    for folder in (world.root / "outbox", world.root / "work"):
+        for path in folder.rglob("*"):
+            if path.suffix == ".zip":
+                with zipfile.ZipFile(path) as archive:
+                    for name in archive.namelist():
+                        texts[f"{path}:{name}"] = archive.read(name).decode("utf-8", "replace")
+            elif path.is_file():
+                texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    assert any("target" in name for name in texts) and any("logs" in name for name in texts)
+    for name, text in texts.items():
+        for value in canaries + secrets:
+            assert value not in text, f"{value!r} found in {name}"
