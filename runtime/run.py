@@ -7,6 +7,7 @@ must reproduce the recorded bytes exactly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +45,7 @@ class RunResult:
     outbox: str = ""
     dead_letter_dir: str = ""
     message: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def lines_exported(self) -> int:
@@ -111,6 +113,7 @@ def run_domain(
     )
 
     progress("extract: landing new feed files")
+    clock = time.perf_counter()
     report = run_extract(
         warehouse,
         pipeline_name=f"{tenant.name}__{stream.name}__{domain.name}",
@@ -122,6 +125,7 @@ def run_domain(
     result.files_loaded = report.files_loaded
     result.files_skipped = report.files_skipped
     result.dead_letters = report.dead_letters
+    clock = _lap(result, "extract", clock)
 
     progress("transform: dbt build (models and tests)")
     result.dbt = run_dbt(
@@ -130,6 +134,7 @@ def run_domain(
         dbt_environment(warehouse, domain, phi_key),
         paths.dbt_work,
     )
+    clock = _lap(result, "transform", clock)
     if not result.dbt.success:
         result.status = "quality_gate_failed"
         result.message = "dbt build failed; nothing exported (see the failing checks)"
@@ -155,7 +160,14 @@ def run_domain(
     except BatchConflictError as exc:
         result.status = "export_conflict"
         result.message = str(exc)
+    _lap(result, "export", clock)
     return result
+
+
+def _lap(result: RunResult, step: str, since: float) -> float:
+    now = time.perf_counter()
+    result.seconds[step] = round(now - since, 3)
+    return now
 
 
 def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:

@@ -42,6 +42,7 @@ def run_to_json(result: RunResult) -> dict:
             "batches": [b.to_json() for b in result.batches],
         },
         "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
+        "seconds": result.seconds,
     }
 
 
