@@ -155,17 +155,28 @@ def config_group() -> None:
 
 @config_group.command("validate")
 @config_option
-def config_validate(config_path) -> None:
+@json_option
+def config_validate(config_path, as_json) -> None:
     """Validate the configuration file and list what it configures."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        _fail(exc, False)
-    for tenant in config.tenants.values():
-        for stream in tenant.streams.values():
-            for domain in stream.domains.values():
-                state = "enabled" if domain.enabled else "disabled"
-                out.print(f"{tenant.name}/{stream.name}/{domain.name}: {domain.source}, {state}")
+        _fail(exc, as_json)
+    domains = [
+        {"tenant": t.name, "stream": s.name, "domain": d.name, "source": d.source,
+         "cadence": d.cadence, "enabled": d.enabled}
+        for t in config.tenants.values()
+        for s in t.streams.values()
+        for d in s.domains.values()
+    ]  # fmt: skip
+    if as_json:
+        _emit_json({"status": "valid", "domains": domains})
+        return
+    for d in domains:
+        state = "enabled" if d["enabled"] else "disabled"
+        out.print(
+            f"{d['tenant']}/{d['stream']}/{d['domain']}: {d['source']}, {d['cadence']}, {state}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-COMPRESS_LEVEL = 6
+COMPRESS_LEVEL = 1
 _UNIX = 3
 _REGULAR_FILE_0644 = (0o100000 | 0o644) << 16
 # zipfile cannot stream an entry past this size without zip64 records, which we never write.

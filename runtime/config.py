@@ -17,7 +17,9 @@ import yaml
 CADENCES = ("realtime", "15min", "hourly", "daily", "monthly")
 PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggregate_only")
 WAREHOUSE_KINDS = ("duckdb", "postgres")
-SOURCES = ("epic_resolute_journal",)
+# The PHI modes each source's models implement; others are refused at load, never ignored.
+SOURCE_PHI_MODES = {"epic_resolute_journal": ("pseudonymized",)}
+SOURCES = tuple(SOURCE_PHI_MODES)
 FUSION_OBJECTS = ("GlInterface",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -37,7 +39,7 @@ class FusionTarget:
     release: str
     ledger_id: int
     ledger_name: str
-    business_unit: str
+    business_unit: str | None
     journal_source: str
     journal_category: str
 
@@ -156,7 +158,7 @@ def _fusion(r: _Reader) -> FusionTarget:
         release=r.get("release", str),
         ledger_id=r.get("ledger_id", int),
         ledger_name=r.get("ledger_name", str),
-        business_unit=r.get("business_unit", str),
+        business_unit=r.get("business_unit", str, default=None),
         journal_source=r.get("journal_source", str),
         journal_category=r.get("journal_category", str),
     )
@@ -165,13 +167,21 @@ def _fusion(r: _Reader) -> FusionTarget:
 
 
 def _domain(name: str, r: _Reader) -> Domain:
+    source = r.get("source", str, choices=SOURCES)
+    phi_mode = r.get("phi_mode", str, choices=PHI_MODES)
+    if phi_mode not in SOURCE_PHI_MODES[source]:
+        raise ConfigError(
+            f"{r.path}.phi_mode",
+            f"{phi_mode!r} is not available for {source}; available: "
+            f"{', '.join(SOURCE_PHI_MODES[source])}",
+        )
     domain = Domain(
         name=name,
         enabled=r.get("enabled", bool, default=True),
-        source=r.get("source", str, choices=SOURCES),
+        source=source,
         endpoint=r.get("endpoint", str),
         cadence=r.get("cadence", str, choices=CADENCES),
-        phi_mode=r.get("phi_mode", str, choices=PHI_MODES),
+        phi_mode=phi_mode,
         fusion=_fusion(r.mapping("fusion")),
     )
     r.done()

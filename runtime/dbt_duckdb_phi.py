@@ -7,18 +7,36 @@ environment when the connection opens, so it is never part of the profile, a var
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from runtime.phi import key_from_env, pseudonymize
+from runtime.phi import key_from_env, keyed_digest
 
 UDF_NAME = "ehrfusion_pseudonymize"
+# DuckDB hands the UDF small vectors; a patient appears on many lines across them, so digests
+# are remembered for the connection's lifetime (bounded, in process memory only).
+CACHE_LIMIT = 2_000_000
 
 
 def _udf(key: str):
+    cache: dict[str, str] = {}
+
+    def digest(message: str | None) -> str | None:
+        if message is None:
+            return None
+        found = cache.get(message)
+        if found is None:
+            found = cache[message] = keyed_digest(message, key)
+        return found
+
     def pseudonymize_batch(kinds: pa.Array, values: pa.Array) -> pa.Array:
-        pairs = zip(kinds.to_pylist(), values.to_pylist(), strict=True)
-        return pa.array([pseudonymize(v, k, key) for k, v in pairs], type=pa.string())
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
+        messages = pc.binary_join_element_wise(kinds, values, ":")
+        distinct = pc.unique(messages)
+        digests = pa.array([digest(m) for m in distinct.to_pylist()], type=pa.string())
+        return pc.take(digests, pc.index_in(messages, distinct))
 
     return pseudonymize_batch
 

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from runtime.config import Config
-from runtime.phi import validate_key
+from runtime.phi import tenant_key, validate_key
 from runtime.run import Progress, RunResult, run_domain
-from runtime.secrets import env_name, optional_secret
+from runtime.secrets import optional_secret
 from sandbox.generate import generate
 
 
-def ensure_demo_key(config: Config, tenant: str) -> None:
-    """Give the demo tenant a stable PHI key when none is configured.
+def demo_key(config: Config, tenant: str) -> str:
+    """The tenant's configured PHI key, or else a stable demo key.
 
-    The key is generated once into the work folder (mode 0600) and handed to this process only;
-    a real deployment sets EHRFUSION__<TENANT>__PHI_KEY or secrets.toml instead.
+    The demo key is generated once into the work folder (mode 0600); a real deployment sets
+    EHRFUSION__<TENANT>__PHI_KEY or secrets.toml instead.
     """
     if optional_secret(tenant, "phi_key"):
-        return
+        return tenant_key(tenant)
     key_file = config.work_dir / tenant / "demo_phi.key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_hex(32), encoding="utf-8")
-    os.environ[env_name(tenant, "phi_key")] = validate_key(
-        key_file.read_text(encoding="utf-8").strip(), str(key_file)
-    )
+    return validate_key(key_file.read_text(encoding="utf-8").strip(), str(key_file))
 
 
 def run_demo(
@@ -45,7 +42,7 @@ def run_demo(
         sandbox_dir: Path = tenant.endpoints_file.parent
         progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
         generated[tenant.name] = generate(sandbox_dir, seed=seed, scale=scale)
-        ensure_demo_key(config, tenant.name)
+        phi_key = demo_key(config, tenant.name)
         for stream in tenant.streams.values():
             for domain in stream.domains.values():
                 if domain.enabled:
@@ -56,6 +53,7 @@ def run_demo(
                             stream.name,
                             domain.name,
                             warehouse_override=warehouse_override,
+                            phi_key=phi_key,
                             progress=progress,
                         )
                     )

@@ -71,22 +71,25 @@ def export_feed_days(
     feed_days: list[date],
     outbox: Path,
 ) -> list[ExportedBatch]:
-    """Write one batch per feed day, in day order."""
+    """Write one batch per feed day, in day order, over one warehouse connection."""
     spec = load_spec(domain.fusion.release, domain.fusion.object)
     mart = f"{warehouse.schema('marts')}.{MART}"
     exported = []
-    for day in sorted(feed_days):
-        scope = {
-            "tenant": tenant,
-            "stream": stream,
-            "domain": domain.name,
-            "feed_date": day,
-            "ledger_id": domain.fusion.ledger_id,
-        }
-        rows = warehouse.stream_arrow(
-            f"select * from {mart} where feed_date = '{day.isoformat()}' "
-            "order by reference4, source_line_id"
-        )
-        batch_id = make_batch_id(tenant, stream, domain.name, day)
-        exported.append(ExportedBatch.of(day, export_batch(rows, spec, outbox, batch_id, scope)))
+    with warehouse.connect() as con:
+        for day in sorted(feed_days):
+            scope = {
+                "tenant": tenant,
+                "stream": stream,
+                "domain": domain.name,
+                "feed_date": day,
+                "ledger_id": domain.fusion.ledger_id,
+            }
+            rows = warehouse.stream_arrow(
+                con,
+                f"select * from {mart} where feed_date = '{day.isoformat()}' "
+                "order by reference4, source_line_id",
+            )
+            batch_id = make_batch_id(tenant, stream, domain.name, day)
+            result = export_batch(rows, spec, outbox, batch_id, scope)
+            exported.append(ExportedBatch.of(day, result))
     return exported

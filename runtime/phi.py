@@ -24,8 +24,12 @@ def pseudonymize(value: str | None, kind: str, key: str) -> str | None:
     """Pseudonym of one identifier; `kind` separates namespaces (an MRN vs an account number)."""
     if value is None:
         return None
-    message = f"{kind}:{value}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return keyed_digest(f"{kind}:{value}", key)
+
+
+def keyed_digest(message: str, key: str) -> str:
+    """HMAC-SHA256 of `message` under `key`, hex encoded."""
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def validate_key(key: str, where: str) -> str:

@@ -94,13 +94,15 @@ def run_domain(
     domain_name: str,
     warehouse_override: str | None = None,
     feed_days: list[date] | None = None,
+    phi_key: str | None = None,
     progress: Progress = lambda _: None,
 ) -> RunResult:
-    """Run one domain end to end. `feed_days` re-exports those days instead of the new ones."""
+    """Run one domain end to end. `feed_days` re-exports those days instead of the new ones;
+    `phi_key` defaults to the tenant's configured key."""
     tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
     _check_enabled(tenant, stream, domain)
     warehouse = Warehouse.for_tenant(tenant, warehouse_override)
-    phi_key = tenant_key(tenant.name)
+    phi_key = phi_key or tenant_key(tenant.name)
     drop_dir = files_location(tenant, domain.endpoint)
     paths = DomainPaths.of(config, tenant.name, stream.name, domain.name)
     result = RunResult(

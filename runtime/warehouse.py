@@ -136,18 +136,17 @@ class Warehouse:
         )
         return rows[0][0] > 0
 
-    def stream_arrow(self, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        """Stream a query's result as Arrow record batches without holding all rows in memory.
+    def stream_arrow(self, con, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result over an open connection as Arrow record batches, without
+        holding all rows in memory.
 
         On Postgres the result is copied as CSV to a temporary file and read back as Arrow, so
         values arrive as text in the warehouse's canonical formats (ISO dates, plain decimals).
         """
         if self.kind == "duckdb":
-            with self.connect() as con:
-                reader = con.sql(sql).to_arrow_reader(batch_rows)
-                yield from reader
+            yield from con.sql(sql).to_arrow_reader(batch_rows)
             return
-        with self.connect() as con, tempfile.TemporaryFile() as spool:
+        with tempfile.TemporaryFile() as spool:
             cur = con.cursor()
             cur.copy_expert(f"copy ({sql}) to stdout with (format csv, header true)", spool)
             spool.seek(0)

@@ -81,6 +81,12 @@ def test_the_cli_stops_with_exit_code_2_and_runs_nothing(config_path, tmp_path):
     assert not (tmp_path / "warehouse").exists()
 
 
+def test_a_phi_mode_the_source_does_not_implement_is_refused(config_path):
+    edit(config_path, lambda d: domain_of(d).update(phi_mode="direct"))
+    with pytest.raises(ConfigError, match="'direct' is not available for epic_resolute_journal"):
+        load_config(config_path)
+
+
 def test_an_unconfigured_domain_lists_the_configured_ones(config_path):
     with pytest.raises(ConfigError, match="configured: gl_journal"):
         load_config(config_path).domain("testhosp", "epic", "charges")

@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- Every line gets at most one exception reason; a journal entry with any exception line, or
 -- whose lines do not balance, is held whole. Held entries go to the exceptions mart, never
 -- half to Fusion and never balanced by a plug or suspense line.

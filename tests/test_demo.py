@@ -1,0 +1,39 @@
+"""`ehrfusion demo`: the quickstart generates the sandbox and runs every enabled domain."""
+
+import json
+import stat
+
+from click.testing import CliRunner
+
+from cli import main
+from tests.conftest import TENANT, write_config
+
+KEY_ENV = f"EHRFUSION__{TENANT.upper()}__PHI_KEY"
+
+
+def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    config = write_config(tmp_path, tmp_path / "sandbox")
+    args = ["demo", "--config", str(config), "--scale", "2000", "--json"]
+
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert (tmp_path / "sandbox" / "endpoints.json").is_file()
+    [run] = summary["runs"]
+    assert run["status"] == "ok"
+    assert (
+        run["extract"]["rows"]
+        == summary["sandbox"][TENANT]["stand_ins"]["epic_resolute_journal"]["lines"]
+    )
+    assert len(run["export"]["batches"]) == 31
+    assert run["reconciliation"]["status"] == "reconciled"
+    key_file = tmp_path / "work" / TENANT / "demo_phi.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    [again] = json.loads(second.stdout)["runs"]
+    assert again["extract"]["rows"] == 0
+    assert again["export"]["batches"] == []
+    assert again["reconciliation"] == run["reconciliation"]
