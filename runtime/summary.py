@@ -50,7 +50,7 @@ def render_run(result: RunResult, console: Console) -> None:
     """The summary table printed at the end of `run` and `demo`."""
     table = Table(title=f"{result.tenant} / {result.stream} / {result.domain}", show_header=False)
     table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     table.add_row("warehouse", result.warehouse)
     table.add_row(
         "rows extracted",
