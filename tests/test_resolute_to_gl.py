@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -195,3 +196,26 @@ def test_no_phi_or_key_in_outbox_logs_target_or_output(world, phi_key):
     for name, text in texts.items():
         for value in canaries + secrets:
             assert value not in text, f"{value!r} found in {name}"
+
+
+def test_a_failing_dbt_test_stops_the_run_before_anything_is_exported(world):
+    # The same journal lines delivered again under a new feed day: a valid file whose line ids
+    # duplicate lines already landed.
+    table = pq.read_table(world.drop / "resolute_journal_20261005.parquet")
+    redelivered = date(2026, 11, 2)
+    for name in ("POST_DATE", "GL_DATE"):
+        index = table.schema.get_field_index(name)
+        column = pa.array([redelivered] * table.num_rows, pa.date32())
+        table = table.set_column(index, name, column)
+    pq.write_table(table, world.drop / "resolute_journal_20261102.parquet")
+
+    code, summary = world.run()
+
+    assert code == 3
+    assert summary["status"] == "quality_gate_failed"
+    failed = {c["name"]: c for c in summary["dbt"]["checks_failed"]}
+    duplicate = failed["unique_stg_epic__resolute_journal_lines_source_line_id"]
+    assert duplicate["failures"] == table.num_rows
+    assert duplicate["failures_relation"]
+    assert summary["export"]["batches"] == []
+    assert not list(world.outbox.glob("*.zip"))
