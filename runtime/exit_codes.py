@@ -5,7 +5,6 @@ FAILED = 1
 CONFIG_ERROR = 2
 QUALITY_GATE_FAILED = 3
 EXPORT_CONFLICT = 4
-LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try later
 
 BY_STATUS = {
     "ok": OK,

@@ -128,14 +128,6 @@ class Warehouse:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
-    def relation_exists(self, schema: str, name: str) -> bool:
-        rows = self.query(
-            "select count(*) from information_schema.tables where table_schema = %s"
-            " and table_name = %s",
-            (schema, name),
-        )
-        return rows[0][0] > 0
-
     def stream_arrow(self, con, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Stream a query's result over an open connection as Arrow record batches, without
         holding all rows in memory.
