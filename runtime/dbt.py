@@ -43,7 +43,7 @@ class DbtOutcome:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]):
+def scoped_environment(values: dict[str, str]):
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -75,7 +75,7 @@ def run_dbt(command: str, args: list[str], env: dict[str, str], work_dir: Path) 
         "info",
         "--no-use-colors",
     ]
-    with _environment(env):
+    with scoped_environment(env):
         result = dbtRunner().invoke(cli_args)
     return _summarise(result)
 

@@ -1,0 +1,63 @@
+"""The PHI building-block macros, run by dbt on DuckDB and on Postgres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dbt.cli.main import dbtRunner
+
+from runtime.dbt import PROJECT_DIR, scoped_environment
+from runtime.phi import pseudonymize
+from runtime.warehouse import Warehouse
+from tests.conftest import PHI_KEY, TENANT
+
+CASES = """
+    {% set zip3 = ref('safe_harbor_restricted_zip3') %}
+    {% set born = "cast('1950-07-04' as date)" %}
+    select 'zip_low_population' as name, {{ safe_harbor_zip3("'03601'", zip3) }} as value
+    union all select 'zip_kept', {{ safe_harbor_zip3("'60614'", zip3) }}
+    union all select 'zip_short', coalesce({{ safe_harbor_zip3("'12'", zip3) }}, 'null')
+    union all select 'year', cast({{ safe_harbor_year(born) }} as varchar)
+    union all select 'age_89', {{ safe_harbor_age('89') }}
+    union all select 'age_90', {{ safe_harbor_age('90') }}
+    union all select 'redacted', coalesce({{ redact("'Jane'") }}, 'null')
+    union all select 'pseudonym', {{ pseudonymize("'MRN123'", 'mrn') }}
+"""
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, warehouse_kind: str, request) -> Warehouse:
+    if warehouse_kind == "duckdb":
+        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "w.duckdb")
+    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
+
+
+def dbt(warehouse: Warehouse, tmp_path: Path, *args: str):
+    env = warehouse.dbt_env(PHI_KEY) | {
+        "EHRFUSION_LEDGER_ID": "1",
+        "EHRFUSION_LEDGER_NAME": "L",
+        "EHRFUSION_JOURNAL_SOURCE": "S",
+        "EHRFUSION_JOURNAL_CATEGORY": "C",
+    }
+    paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    paths += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    with scoped_environment(env):
+        result = dbtRunner().invoke([*args, *paths, "--log-level", "none"])
+    assert result.success, result.exception
+    return result.result
+
+
+def test_safe_harbor_and_limited_data_set_building_blocks(warehouse, tmp_path):
+    dbt(warehouse, tmp_path, "seed", "--select", "safe_harbor_restricted_zip3")
+    shown = dbt(warehouse, tmp_path, "show", "--inline", CASES, "--limit", "20")
+    values = {name: value for name, value in shown.results[0].agate_table.rows}
+
+    assert values["zip_low_population"] == "000"
+    assert values["zip_kept"] == "606"
+    assert values["zip_short"] == "null"
+    assert values["year"] == "1950"
+    assert values["age_89"] == "89"
+    assert values["age_90"] == "90+"
+    assert values["redacted"] == "null"
+    assert values["pseudonym"] == pseudonymize("MRN123", "mrn", PHI_KEY)
