@@ -1,10 +1,11 @@
 """Benchmark: the Resolute -> GL slice at scale, against a hand-written DuckDB baseline.
 
-Both run in the same invocation on the same generated feed, each in its own process so peak
-RSS is measured per side (os.wait4). Reported: rows/s, the time ratio ehrfusion/baseline and
-peak RSS. Results go to stdout and bench/results/<scale>.json.
+Both run in the same invocation on the same generated feed, alternately and each in its own
+process (peak RSS per side via os.wait4), every ehrfusion run cold on a fresh warehouse. Reported:
+median seconds, rows/s, the ratio ehrfusion/baseline and peak RSS. Results go to stdout and
+bench/results/<scale>.json.
 
-    python bench/run.py [--scale 1000000] [--seed 7]
+    python bench/run.py [--scale 1000000] [--seed 7] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,52 +52,69 @@ def write_config(root: Path, sandbox: Path) -> Path:
     return path
 
 
+def fresh_run_of_ehrfusion(root: Path, sandbox: Path, run: int) -> tuple[float, float, dict]:
+    """One cold `ehrfusion run` on its own warehouse, state and outbox."""
+    work = root / f"ehrfusion-{run}"
+    work.mkdir()
+    config = write_config(work, sandbox)
+    env = os.environ | {f"EHRFUSION__{TENANT.upper()}__PHI_KEY": "bench-" + "0" * 40}
+    seconds, rss, out = measured(
+        [str(Path(sys.executable).parent / "ehrfusion"), "run", "--config", str(config),
+         "--tenant", TENANT, "--stream", "epic", "--domain", "gl_journal", "--json"],
+        env=env,
+    )  # fmt: skip
+    return seconds, rss, json.loads(out)
+
+
+def baseline_run(root: Path, sandbox: Path, run: int) -> tuple[float, float, dict]:
+    seconds, rss, out = measured(
+        [sys.executable, "bench/baseline_duckdb.py", "--drop", str(sandbox),
+         "--seeds", "seeds", "--out", str(root / f"baseline-{run}")]
+    )  # fmt: skip
+    return seconds, rss, json.loads(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; medians reported")
     args = parser.parse_args()
-    bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="ehrfusion-bench-") as tmp:
         root = Path(tmp)
         sandbox = root / "sandbox"
         generation, _, _ = measured(
-            [str(bin_dir / "ehrfusion"), "sandbox", "generate", "--seed", str(args.seed),
-             "--scale", str(args.scale), "--out", str(sandbox), "--json"]
+            [str(Path(sys.executable).parent / "ehrfusion"), "sandbox", "generate",
+             "--seed", str(args.seed), "--scale", str(args.scale), "--out", str(sandbox), "--json"]
         )  # fmt: skip
+        # Alternate the sides so background load on the machine hits both alike.
+        baseline, ours = [], []
+        for run in range(args.repeat):
+            baseline.append(baseline_run(root, sandbox, run))
+            ours.append(fresh_run_of_ehrfusion(root, sandbox, run))
 
-        base_s, base_rss, base_out = measured(
-            [sys.executable, "bench/baseline_duckdb.py", "--drop", str(sandbox),
-             "--seeds", "seeds", "--out", str(root / "baseline")]
-        )  # fmt: skip
-        baseline = json.loads(base_out.strip().splitlines()[-1])
-
-        env = os.environ | {f"EHRFUSION__{TENANT.upper()}__PHI_KEY": "bench-" + "0" * 40}
-        config = write_config(root, sandbox)
-        ours_s, ours_rss, ours_out = measured(
-            [str(bin_dir / "ehrfusion"), "run", "--config", str(config), "--tenant", TENANT,
-             "--stream", "epic", "--domain", "gl_journal", "--json"],
-            env=env,
-        )  # fmt: skip
-        summary = json.loads(ours_out)
-
-    rows = summary["extract"]["rows"]
+    base_s = statistics.median(r[0] for r in baseline)
+    ours_s = statistics.median(r[0] for r in ours)
+    rows = ours[0][2]["extract"]["rows"]
     report = {
         "scale": args.scale,
         "rows_in": rows,
+        "runs_per_side": args.repeat,
         "sandbox_generation_s": round(generation, 2),
         "baseline": {
-            "seconds": round(base_s, 2),
-            "rows_per_s": round(baseline["rows_in"] / base_s),
-            "peak_rss_mb": round(base_rss),
-            "rows_out": baseline["rows_out"],
+            "median_s": round(base_s, 2),
+            "runs_s": [round(r[0], 2) for r in baseline],
+            "rows_per_s": round(rows / base_s),
+            "peak_rss_mb": round(max(r[1] for r in baseline)),
+            "rows_out": baseline[0][2]["rows_out"],
         },
         "ehrfusion": {
-            "seconds": round(ours_s, 2),
+            "median_s": round(ours_s, 2),
+            "runs_s": [round(r[0], 2) for r in ours],
             "rows_per_s": round(rows / ours_s),
-            "peak_rss_mb": round(ours_rss),
-            "rows_out": summary["export"]["lines"],
-            "steps_s": summary["seconds"],
+            "peak_rss_mb": round(max(r[1] for r in ours)),
+            "rows_out": ours[0][2]["export"]["lines"],
+            "steps_s": [r[2]["seconds"] for r in ours],
         },
         "ratio_time_ehrfusion_over_baseline": round(ours_s / base_s, 2),
     }

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from load.formats import ColumnSpec, FormatSpec
 from load.zipfile_deterministic import BackgroundWriter, DeterministicZip
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 4096  # small enough that rendering and DEFLATE overlap within a day's batch
 _STR = pa.large_string()
 _PLAIN_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 _INTEGRAL = r"^-?[0-9]+(\.0+)?$"

@@ -1,53 +1,42 @@
-"""dbt-duckdb plugin: registers `ehrfusion_pseudonymize(kind, value)` on every connection.
+"""dbt-duckdb plugin: gives every dbt connection the HMAC key pads for `pseudonymize()`.
 
-Listed under `plugins:` in dbt_project/profiles.yml. The key is read from the process
-environment when the connection opens, so it is never part of the profile, a var or the SQL.
+Listed under `plugins:` in dbt_project/profiles.yml. HMAC-SHA256 is
+sha256(outer_pad || sha256(inner_pad || message)) with the pads derived from the key (RFC 2104).
+The pads come from two argument-less functions registered here, which DuckDB folds to constants
+once per query, so the hashing itself runs natively and in parallel. The key is read from the
+process environment when the connection opens: it is never part of the profile, a var, the SQL
+text or anything dbt writes.
 """
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import hashlib
+
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from runtime.phi import key_from_env, keyed_digest
+from runtime.phi import key_from_env
 
-UDF_NAME = "ehrfusion_pseudonymize"
-# DuckDB hands the UDF small vectors; a patient appears on many lines across them, so digests
-# are remembered for the connection's lifetime (bounded, in process memory only).
-CACHE_LIMIT = 2_000_000
+INNER_PAD_FUNCTION = "ehrfusion_phi_inner_pad"
+OUTER_PAD_FUNCTION = "ehrfusion_phi_outer_pad"
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
-def _udf(key: str):
-    cache: dict[str, str] = {}
+def hmac_pads(key: str) -> tuple[bytes, bytes]:
+    """The (inner, outer) padded keys of HMAC-SHA256 for `key`."""
+    raw = key.encode()
+    if len(raw) > _BLOCK:
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in raw), bytes(b ^ 0x5C for b in raw)
 
-    def digest(message: str | None) -> str | None:
-        if message is None:
-            return None
-        found = cache.get(message)
-        if found is None:
-            found = cache[message] = keyed_digest(message, key)
-        return found
 
-    def pseudonymize_batch(kinds: pa.Array, values: pa.Array) -> pa.Array:
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        messages = pc.binary_join_element_wise(kinds, values, ":")
-        distinct = pc.unique(messages)
-        digests = pa.array([digest(m) for m in distinct.to_pylist()], type=pa.string())
-        return pc.take(digests, pc.index_in(messages, distinct))
-
-    return pseudonymize_batch
+def _constant(value: bytes):
+    return lambda: value
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        conn.create_function(
-            UDF_NAME,
-            _udf(key_from_env()),
-            ["VARCHAR", "VARCHAR"],
-            "VARCHAR",
-            type="arrow",
-            side_effects=False,
-        )
+        inner, outer = hmac_pads(key_from_env())
+        for name, pad in ((INNER_PAD_FUNCTION, inner), (OUTER_PAD_FUNCTION, outer)):
+            conn.create_function(name, _constant(pad), [], "BLOB", side_effects=False)

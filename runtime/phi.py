@@ -1,7 +1,7 @@
 """Keyed pseudonyms: HMAC-SHA256 over `<kind>:<value>`, hex encoded.
 
-The warehouse computes the same value (dbt macro `pseudonymize`): on DuckDB through a UDF that
-`runtime.dbt_duckdb_phi` registers on every dbt connection, on Postgres with pgcrypto's hmac()
+The warehouse computes the same value (dbt macro `pseudonymize`): on DuckDB natively from the key
+pads that `runtime.dbt_duckdb_phi` gives every dbt connection, on Postgres with pgcrypto's hmac()
 and the key in the session setting `ehrfusion.phi_key` (passed in PGOPTIONS). The key therefore
 never appears in SQL, dbt variables, manifests or logs.
 """
@@ -24,12 +24,8 @@ def pseudonymize(value: str | None, kind: str, key: str) -> str | None:
     """Pseudonym of one identifier; `kind` separates namespaces (an MRN vs an account number)."""
     if value is None:
         return None
-    return keyed_digest(f"{kind}:{value}", key)
-
-
-def keyed_digest(message: str, key: str) -> str:
-    """HMAC-SHA256 of `message` under `key`, hex encoded."""
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+    message = f"{kind}:{value}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def validate_key(key: str, where: str) -> str:

@@ -109,12 +109,12 @@ def test_bad_lines_are_held_with_reasons_and_never_half_posted(world):
 
 def test_pseudonyms_in_the_warehouse_equal_the_python_implementation(world, phi_key):
     assert world.run()[0] == 0
-    raw, staging = world.warehouse.schema("raw_epic"), world.warehouse.schema("staging")
+    raw, marts = world.warehouse.schema("raw_epic"), world.warehouse.schema("marts")
     rows = world.warehouse.query(
-        f"select raw.pat_mrn_id, raw.hsp_account_id, stg.patient_pseudonym, "
-        f"stg.hospital_account_pseudonym from {raw}.resolute_journal_lines as raw "
-        f"inner join {staging}.stg_epic__resolute_journal_lines as stg "
-        "on raw.journal_line_id = stg.source_line_id order by raw.journal_line_id limit 50"
+        f"select raw.pat_mrn_id, raw.hsp_account_id, posted.reference22, posted.reference21 "
+        f"from {raw}.resolute_journal_lines as raw inner join {marts}.fusion__gl_interface "
+        "as posted on raw.journal_line_id = posted.source_line_id "
+        "order by raw.journal_line_id limit 50"
     )
     assert len(rows) == 50
     for mrn, account, mrn_pseudonym, account_pseudonym in rows:

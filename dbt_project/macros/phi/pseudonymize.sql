@@ -1,8 +1,9 @@
 {#-
   Keyed HMAC-SHA256 pseudonym of an identifier, hex encoded: hmac(key, '<kind>:<value>').
   Equal to runtime.phi.pseudonymize() in Python. The key reaches the warehouse through the
-  connection (DuckDB UDF registered by runtime.dbt_duckdb_phi; Postgres session setting
-  ehrfusion.phi_key), never through SQL text, vars or env_var(), so it cannot land in target/.
+  connection (DuckDB: key pads from functions registered by runtime.dbt_duckdb_phi; Postgres:
+  session setting ehrfusion.phi_key), never through SQL text, vars or env_var(), so it cannot
+  land in target/.
 -#}
 {% macro pseudonymize(column, kind) %}
     {{ return(adapter.dispatch('pseudonymize', 'ehrfusion')(column, kind)) }}
@@ -13,7 +14,10 @@
 {% endmacro %}
 
 {% macro duckdb__pseudonymize(column, kind) -%}
-    ehrfusion_pseudonymize('{{ kind }}', {{ column }})
+    sha256(
+        ehrfusion_phi_outer_pad()
+        || unhex(sha256(ehrfusion_phi_inner_pad() || encode('{{ kind }}:' || {{ column }})))
+    )
 {%- endmacro %}
 
 {% macro postgres__pseudonymize(column, kind) -%}
