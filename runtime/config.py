@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 CADENCES = ("realtime", "15min", "hourly", "daily", "monthly")
 PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggregate_only")
 WAREHOUSE_KINDS = ("duckdb", "postgres")
+SYSLOG_PROTOCOLS = ("udp", "tcp", "tls")
 # The PHI modes each source's models implement; others are refused at load, never ignored.
 SOURCE_PHI_MODES = {"epic_resolute_journal": ("pseudonymized",)}
 SOURCES = tuple(SOURCE_PHI_MODES)
@@ -45,13 +48,25 @@ class FusionTarget:
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """What the accounting of disclosures records for this domain's PHI reads."""
+
+    purpose: str
+    recipient: str
+
+
+@dataclass(frozen=True)
 class Domain:
     name: str
     enabled: bool
     source: str
     endpoint: str
     cadence: str
+    run_at: time | None  # daily and monthly: time of day in the tenant's timezone
+    month_day: int | None  # monthly: day of month the run becomes due (after period close)
     phi_mode: str
+    phi_direct_authorisation: str | None  # required reference when phi_mode is direct
+    disclosure: Disclosure
     fusion: FusionTarget
 
 
@@ -68,10 +83,27 @@ class WarehouseSettings:
 
 
 @dataclass(frozen=True)
+class SyslogSettings:
+    host: str
+    port: int
+    protocol: str
+    ca_file: Path | None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    principal: str  # the service principal recorded on each disclosure
+    mirror_file: Path  # append-only copy of the disclosure log, outside the warehouse
+    syslog: SyslogSettings | None
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
+    timezone: ZoneInfo
     warehouse: WarehouseSettings
     endpoints_file: Path
+    audit: AuditSettings
     streams: dict[str, Stream]
 
 
@@ -81,6 +113,9 @@ class Config:
     work_dir: Path
     outbox_dir: Path
     dead_letter_dir: Path
+    audit_dir: Path
+    metrics_dir: Path  # Prometheus textfile-collector folder for batch runs
+    pushgateway: str | None
     tenants: dict[str, Tenant]
 
     def domain(self, tenant: str, stream: str, domain: str) -> tuple[Tenant, Stream, Domain]:
@@ -166,6 +201,32 @@ def _fusion(r: _Reader) -> FusionTarget:
     return target
 
 
+def _time_of_day(r: _Reader, key: str) -> time | None:
+    text = r.get(key, str, default=None)
+    if text is None:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{r.path}.{key}", f'{text!r} is not a time of day like "02:30"'
+        ) from None
+
+
+def _schedule(r: _Reader, cadence: str) -> tuple[time | None, int | None]:
+    run_at = _time_of_day(r, "run_at")
+    month_day = r.get("month_day", int, default=None)
+    if cadence in ("daily", "monthly") and run_at is None:
+        raise ConfigError(f"{r.path}.run_at", f'required for cadence {cadence} (e.g. "02:30")')
+    if cadence not in ("daily", "monthly") and run_at is not None:
+        raise ConfigError(f"{r.path}.run_at", "only daily and monthly cadences take a time of day")
+    if cadence == "monthly" and month_day is None:
+        raise ConfigError(f"{r.path}.month_day", "required for cadence monthly (1-28)")
+    if month_day is not None and (cadence != "monthly" or not 1 <= month_day <= 28):
+        raise ConfigError(f"{r.path}.month_day", "only monthly cadences take it, as 1-28")
+    return run_at, month_day
+
+
 def _domain(name: str, r: _Reader) -> Domain:
     source = r.get("source", str, choices=SOURCES)
     phi_mode = r.get("phi_mode", str, choices=PHI_MODES)
@@ -175,14 +236,35 @@ def _domain(name: str, r: _Reader) -> Domain:
             f"{phi_mode!r} is not available for {source}; available: "
             f"{', '.join(SOURCE_PHI_MODES[source])}",
         )
+    authorisation = r.get("phi_direct_authorisation", str, default=None)
+    if phi_mode == "direct" and not authorisation:
+        raise ConfigError(
+            f"{r.path}.phi_direct_authorisation",
+            "phi_mode direct sends identifiers as they are: name the authorisation "
+            "(BAA or data use agreement reference) that allows it",
+        )
+    cadence = r.get("cadence", str, choices=CADENCES)
+    run_at, month_day = _schedule(r, cadence)
+    fusion = _fusion(r.mapping("fusion"))
+    d = r.mapping("disclosure") if "disclosure" in r.data else _Reader({}, f"{r.path}.disclosure")
+    r.allowed.append("disclosure")
+    disclosure = Disclosure(
+        purpose=d.get("purpose", str, default="payment and health care operations"),
+        recipient=d.get("recipient", str, default=f"Oracle Fusion Cloud ({fusion.ledger_name})"),
+    )
+    d.done()
     domain = Domain(
         name=name,
         enabled=r.get("enabled", bool, default=True),
         source=source,
         endpoint=r.get("endpoint", str),
-        cadence=r.get("cadence", str, choices=CADENCES),
+        cadence=cadence,
+        run_at=run_at,
+        month_day=month_day,
         phi_mode=phi_mode,
-        fusion=_fusion(r.mapping("fusion")),
+        phi_direct_authorisation=authorisation,
+        disclosure=disclosure,
+        fusion=fusion,
     )
     r.done()
     return domain
@@ -194,7 +276,41 @@ def _stream(name: str, r: _Reader) -> Stream:
     return Stream(name=name, domains=domains)
 
 
-def _tenant(name: str, r: _Reader, base: Path) -> Tenant:
+def _timezone(r: _Reader) -> ZoneInfo:
+    name = r.get("timezone", str, default="UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{r.path}.timezone", f"{name!r} is not an IANA time zone") from None
+
+
+def _audit(r: _Reader, name: str, base: Path, audit_dir: Path) -> AuditSettings:
+    a = r.mapping("audit") if "audit" in r.data else _Reader({}, f"{r.path}.audit")
+    r.allowed.append("audit")
+    mirror = a.get("mirror_file", str, default=None)
+    syslog = None
+    if "syslog" in a.data:
+        s = a.mapping("syslog")
+        ca_file = s.get("ca_file", str, default=None)
+        syslog = SyslogSettings(
+            host=s.get("host", str),
+            port=s.get("port", int),
+            protocol=s.get("protocol", str, choices=SYSLOG_PROTOCOLS),
+            ca_file=base / ca_file if ca_file else None,
+        )
+        s.done()
+    else:
+        a.allowed.append("syslog")
+    settings = AuditSettings(
+        principal=a.get("principal", str, default="ehrfusion"),
+        mirror_file=base / mirror if mirror else audit_dir / f"{name}.disclosures.jsonl",
+        syslog=syslog,
+    )
+    a.done()
+    return settings
+
+
+def _tenant(name: str, r: _Reader, base: Path, audit_dir: Path) -> Tenant:
     w = r.mapping("warehouse")
     kind = w.get("kind", str, choices=WAREHOUSE_KINDS)
     path = w.get("path", str, default=None)
@@ -203,8 +319,10 @@ def _tenant(name: str, r: _Reader, base: Path) -> Tenant:
     w.done()
     tenant = Tenant(
         name=name,
+        timezone=_timezone(r),
         warehouse=WarehouseSettings(kind=kind, path=base / path if path else None),
         endpoints_file=base / r.get("endpoints_file", str),
+        audit=_audit(r, name, base, audit_dir),
         streams={n: _stream(n, body) for n, body in r.named_children("streams").items()},
     )
     r.done()
@@ -219,13 +337,22 @@ def parse_config(data: Any, path: Path) -> Config:
     if version != 1:
         raise ConfigError("version", f"{version} is not supported; this release reads version 1")
     p = r.mapping("paths")
+    audit_dir = base / p.get("audit", str, default="audit")
+    m = r.mapping("metrics") if "metrics" in r.data else _Reader({}, "metrics")
+    r.allowed.append("metrics")
     config = Config(
         path=path,
         work_dir=base / p.get("work_dir", str),
         outbox_dir=base / p.get("outbox", str),
         dead_letter_dir=base / p.get("dead_letter", str),
-        tenants={n: _tenant(n, body, base) for n, body in r.named_children("tenants").items()},
+        audit_dir=audit_dir,
+        metrics_dir=base / p.get("metrics", str, default="metrics"),
+        pushgateway=m.get("pushgateway", str, default=None),
+        tenants={
+            n: _tenant(n, body, base, audit_dir) for n, body in r.named_children("tenants").items()
+        },
     )
+    m.done()
     p.done()
     r.done()
     return config

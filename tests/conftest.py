@@ -113,6 +113,7 @@ def write_config(root: Path, sandbox_dir: Path, **domain_overrides) -> Path:
         "source": "epic_resolute_journal",
         "endpoint": "epic_resolute_journal",
         "cadence": "daily",
+        "run_at": "02:30",
         "phi_mode": "pseudonymized",
         "fusion": {
             "object": "GlInterface",

@@ -90,3 +90,28 @@ def test_a_phi_mode_the_source_does_not_implement_is_refused(config_path):
 def test_an_unconfigured_domain_lists_the_configured_ones(config_path):
     with pytest.raises(ConfigError, match="configured: gl_journal"):
         load_config(config_path).domain("testhosp", "epic", "charges")
+
+
+def test_a_daily_domain_needs_its_time_of_day(config_path):
+    edit(config_path, lambda d: domain_of(d).pop("run_at"))
+    with pytest.raises(ConfigError, match=r"run_at: required for cadence daily"):
+        load_config(config_path)
+
+
+def test_a_monthly_domain_needs_the_day_after_period_close(config_path):
+    edit(config_path, lambda d: domain_of(d).update(cadence="monthly"))
+    with pytest.raises(ConfigError, match=r"month_day: required for cadence monthly"):
+        load_config(config_path)
+
+
+def test_an_unknown_timezone_is_named(config_path):
+    edit(config_path, lambda d: d["tenants"]["testhosp"].update(timezone="Mars/Olympus"))
+    with pytest.raises(ConfigError, match=r"testhosp\.timezone: 'Mars/Olympus' is not an IANA"):
+        load_config(config_path)
+
+
+def test_audit_and_disclosure_defaults(config_path, tmp_path):
+    tenant, _, domain = load_config(config_path).domain("testhosp", "epic", "gl_journal")
+    assert tenant.audit.mirror_file == tmp_path / "audit" / "testhosp.disclosures.jsonl"
+    assert tenant.audit.syslog is None
+    assert domain.disclosure.recipient == "Oracle Fusion Cloud (EHF US Primary Ledger)"
