@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg2
 
+from runtime.locks import LOCKED_EXIT_CODE
 from runtime.warehouse import Warehouse
 
 STATUSES = ("running", "ok", "quality_gate_failed", "export_conflict", "failed", "locked")
@@ -21,7 +22,6 @@ COLUMNS = (
     "run_id", "tenant", "stream", "domain", "started_at", "finished_at", "status", "exit_code",
     "rows_extracted", "lines_exported", "exception_lines", "dead_letters", "message",
 )  # fmt: skip
-EXIT_TEMPFAIL = 75
 
 _DDL = """create table if not exists {table} (
     run_id text primary key,
@@ -108,7 +108,16 @@ class RunLedger:
                 f"insert into {self.table} (run_id, tenant, stream, domain, started_at, "
                 "finished_at, status, exit_code, message) "
                 "values (%s, %s, %s, %s, %s, %s, 'locked', %s, %s)",
-                (run_id, self.warehouse.tenant, stream, domain, now, now, EXIT_TEMPFAIL, message),
+                (
+                    run_id,
+                    self.warehouse.tenant,
+                    stream,
+                    domain,
+                    now,
+                    now,
+                    LOCKED_EXIT_CODE,
+                    message,
+                ),
             )
         )
         return run_id
