@@ -272,10 +272,10 @@ def _end_of_day_latency(result: RunResult, config: Config, now: datetime) -> flo
 
 
 def _dead_letter_files(folder: str) -> int | None:
-    path = Path(folder) if folder else None
-    if path is None or not path.is_dir():
+    if not folder:
         return None
-    return sum(1 for p in path.iterdir() if p.is_file())
+    path = Path(folder)  # created with the first dead letter: no folder means none
+    return sum(1 for p in path.iterdir() if p.is_file()) if path.is_dir() else 0
 
 
 def _apply(result: RunResult, config: Config, now: datetime, labels: dict[str, str]) -> None:
@@ -297,7 +297,7 @@ def _apply(result: RunResult, config: Config, now: datetime, labels: dict[str, s
         steps[_enum("step", step)] = steps.get(_enum("step", step), 0.0) + seconds
     for step in STEPS:
         _set(STEP_DURATION, labels | {"step": step}, steps.get(step, 0.0))
-    _set(RUN_DURATION, labels, sum(steps.values()))
+    _set(RUN_DURATION, labels, round(sum(steps.values()), 3))
 
     if (latency := _end_of_day_latency(result, config, now)) is not None:
         _set(END_TO_END, labels, latency)

@@ -305,8 +305,9 @@ def test_each_domain_file_is_replaced_atomically_and_holds_only_its_domain(tmp_p
                 assert (s.labels["stream"], s.labels["domain"]) == (stream, domain)
 
 
-def test_rate_limit_rejection_and_queue_api_land_in_the_domain_file(tmp_path):
+def test_client_counters_queue_depth_and_an_absent_dead_letter_folder_are_recorded(tmp_path):
     config = make_config(tmp_path, "clients")
+    empty = str(tmp_path / "no_dead_letters_yet")
     metrics.rate_limit_wait("clients", "epic", "gl_journal", 1.5)
     metrics.rate_limit_wait("clients", "epic", "gl_journal", 0.25)
     metrics.throttled("clients", "epic", "gl_journal", responses=2)
@@ -314,8 +315,10 @@ def test_rate_limit_rejection_and_queue_api_land_in_the_domain_file(tmp_path):
     metrics.set_queue_depth("clients", "epic", "gl_journal", 6)
     metrics.throttled("clients", "cerner", "gl_journal")
 
-    found = samples(metrics.record_run(config, run_result(tmp_path, "clients"), NOW))
+    result = run_result(tmp_path, "clients", dead_letter_dir=empty)
+    found = samples(metrics.record_run(config, result, NOW))
 
+    assert value(found, "ehrfusion_dead_letter_files") == 0
     assert value(found, "ehrfusion_rate_limit_wait_seconds_total") == 1.75
     assert value(found, "ehrfusion_throttled_responses_total") == 2
     assert value(found, "ehrfusion_lines_rejected_total") == 4
