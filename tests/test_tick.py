@@ -19,6 +19,7 @@ import runtime.run
 from runtime.config import load_config
 from runtime.locks import domain_lock, writer_slot
 from runtime.run_ledger import RunLedger
+from runtime.status import status
 from runtime.tick import tick
 from runtime.warehouse import Warehouse
 from sandbox.generate import generate
@@ -173,3 +174,45 @@ def test_a_run_killed_during_export_resumes_without_duplicates(
         "group by journal_line_id having count(*) > 1"
     )
     assert duplicates == []
+
+
+def test_status_of_a_domain_that_never_ran(tmp_path, sandbox_dir) -> None:
+    config_path = write_config(tmp_path, sandbox_dir)
+    [row] = status(load_config(config_path), NOW)
+    assert row == {
+        "tenant": TENANT, "stream": "epic", "domain": "gl_journal", "enabled": True,
+        "cadence": "daily", "last_run_status": None, "last_run_finished_at": None,
+        "last_success": None, "lag_seconds": None, "next_due": NOW.isoformat(),
+        "open_exceptions": 0, "queue_depth": 0, "error": None,
+    }  # fmt: skip
+
+
+def test_status_reports_lag_next_due_and_open_work(tmp_path, sandbox_dir) -> None:
+    config_path = write_config(tmp_path, sandbox_dir, cadence="daily", run_at="02:30")
+    config = load_config(config_path)
+    warehouse = Warehouse.for_tenant(config.tenants[TENANT])
+    record_success(warehouse, NOW - timedelta(minutes=10))
+    for sql in (
+        f"create schema {TENANT}_marts",
+        f"create table {TENANT}_marts.exceptions__gl_journal_lines (reason text)",
+        f"insert into {TENANT}_marts.exceptions__gl_journal_lines values ('unmapped_coa'), ('x')",
+        f"create table {TENANT}_ops.operator_queue (status text)",
+        f"insert into {TENANT}_ops.operator_queue values ('open'), ('resolved')",
+    ):
+        warehouse.query(sql)
+    [row] = status(config, NOW)
+    assert row["last_run_status"] == "ok"
+    assert row["last_success"] == (NOW - timedelta(minutes=10)).isoformat()
+    assert row["lag_seconds"] == 600
+    assert row["next_due"] == "2026-11-03T02:30:00+00:00"  # the tenant's timezone is UTC
+    assert (row["open_exceptions"], row["queue_depth"]) == (2, 1)
+    json.dumps(row)
+
+
+def test_status_does_not_touch_a_duckdb_file_a_run_is_writing(tmp_path, sandbox_dir) -> None:
+    config_path = write_config(tmp_path, sandbox_dir)
+    config = load_config(config_path)
+    with writer_slot(Warehouse.for_tenant(config.tenants[TENANT])):
+        [row] = status(config, NOW)
+    assert row["error"].startswith("busy")
+    assert row["last_run_status"] is None
