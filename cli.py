@@ -129,23 +129,27 @@ def sandbox() -> None:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--scale", default=20_000, show_default=True, help="Journal lines to generate.")
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=".ehrfusion/sandbox", show_default=True
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=".ehrfusion/sandbox",
+    show_default=True,
 )
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default="2026-10-01")
 @click.option("--days", default=31, show_default=True)
 @json_option
-def sandbox_generate(seed, scale, out, start, days, as_json) -> None:
+def sandbox_generate(seed, scale, out_dir, start, days, as_json) -> None:
     """Write the sandbox's source data and its endpoints file."""
     from sandbox.generate import generate
 
     try:
-        summary = generate(out, seed=seed, scale=scale, start_date=start.date(), days=days)
+        summary = generate(out_dir, seed=seed, scale=scale, start_date=start.date(), days=days)
     except Exception as exc:
         _fail(exc, as_json)
     if as_json:
         _emit_json(summary)
     else:
-        out.print(f"sandbox written to {out} (endpoints: {Path(out) / 'endpoints.json'})")
+        out.print(f"sandbox written to {out_dir} (endpoints: {out_dir / 'endpoints.json'})")
 
 
 @main.group("config")

@@ -352,3 +352,15 @@ def test_stand_in_declaration_is_validated() -> None:
         StandIn(name="x", kind="files", generate=lambda request: {})
     with pytest.raises(ValueError):
         StandIn(name="x", kind="http", generate=lambda request: {})
+
+
+def test_the_cli_generates_the_sandbox_and_says_where(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "sb"
+    result = CliRunner().invoke(main, ["sandbox", "generate", "--scale", "500", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "endpoints.json" in result.stdout
+    assert read_endpoints(endpoints_path(out))["endpoints"]["epic_resolute_journal"]
