@@ -1,5 +1,6 @@
 -- Journal lines held back from Fusion, with the reason: the operator's and finance's worklist.
--- Lines of a held entry that are fine themselves carry 'held_with_entry'.
+-- Lines of a held entry that are fine themselves carry 'held_with_entry'. The patient reference
+-- obeys the domain's PHI mode like the Fusion mart's; journal ids stay (finance fixes entries).
 
 select
     source_line_id,
@@ -19,7 +20,8 @@ select
     exception_reason,
     period_name,
     period_status,
-    patient_pseudonym
+    {{ patient_reference('patient_reference') }} as patient_reference,
+    {{ key_version_reference() }} as phi_key_version
 
 from {{ ref('int_journal_lines_validated') }}
 where is_held

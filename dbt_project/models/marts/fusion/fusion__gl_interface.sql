@@ -3,6 +3,8 @@
 -- their template position for the configured release (load/formats/<release>/GlInterface.yml).
 -- One batch per feed day: REFERENCE1 (batch name), GROUP_ID and DATE_CREATED derive from it,
 -- so the same feed day always produces the same file.
+-- Patient, account and record references obey the domain's PHI mode (macros/phi/modes.sql);
+-- accounting and feed dates are the ledger's business dates and stay in every mode.
 
 with
 
@@ -34,12 +36,13 @@ gl_interface as (
         credit_amount as entered_cr,
         'EPIC RESOLUTE ' || {{ format_yyyymmdd('feed_date') }} as reference1,
         'Epic Resolute HB/PB journal feed of ' || {{ format_yyyymmdd('feed_date') }} as reference2,
-        journal_id as reference4,
+        {{ record_reference('journal_id') }} as reference4,
         billing_system || ' ' || transaction_type as reference5,
         line_description as reference10,
-        hospital_account_pseudonym as reference21,
-        patient_pseudonym as reference22,
-        cast(source_line_id as {{ dbt.type_string() }}) as reference23,
+        {{ patient_reference('hospital_account_reference') }} as reference21,
+        {{ patient_reference('patient_reference') }} as reference22,
+        {{ record_reference('cast(source_line_id as ' ~ dbt.type_string() ~ ')') }} as reference23,
+        {{ key_version_reference() }} as reference24,
         cast({{ format_yyyymmdd('feed_date') }} as bigint) as group_id,
         ledger_name,
         period_name,

@@ -10,35 +10,37 @@ renamed as (
 
     select
         -- ids
-        journal_line_id as source_line_id,
-        journal_id,
-        tx_id as source_transaction_id,
-        {{ pseudonymize('hsp_account_id', 'hospital_account') }} as hospital_account_pseudonym,
-        {{ pseudonymize('pat_mrn_id', 'mrn') }} as patient_pseudonym,
+        source.journal_line_id as source_line_id,
+        source.journal_id,
+        source.tx_id as source_transaction_id,
+        {{ phi_identifier('source.hsp_account_id', 'hospital_account') }} as hospital_account_reference,
+        {{ phi_identifier('source.pat_mrn_id', 'mrn') }} as patient_reference,
 
         -- dimensions
-        billing_system,
-        tx_type as transaction_type,
-        facility_id,
-        department_id,
-        gl_account as source_account,
-        revenue_code,
-        currency_code,
-        line_description,
-        _source_file as source_file,
+        source.billing_system,
+        source.tx_type as transaction_type,
+        source.facility_id,
+        source.department_id,
+        source.gl_account as source_account,
+        source.revenue_code,
+        source.currency_code,
+        source.line_description,
+        source._source_file as source_file,
 
         -- amounts
-        debit_amount as debit_amount_text,
-        credit_amount as credit_amount_text,
-        {{ parse_amount('debit_amount') }} as debit_amount,
-        {{ parse_amount('credit_amount') }} as credit_amount,
-        {{ amount_status('debit_amount', 'credit_amount') }} as amount_status,
+        source.debit_amount as debit_amount_text,
+        source.credit_amount as credit_amount_text,
+        {{ parse_amount('source.debit_amount') }} as debit_amount,
+        {{ parse_amount('source.credit_amount') }} as credit_amount,
+        {{ amount_status('source.debit_amount', 'source.credit_amount') }} as amount_status,
 
         -- dates
-        post_date as feed_date,
-        gl_date as accounting_date
+        source.post_date as feed_date,
+        source.gl_date as accounting_date
 
     from source
+    {{ surrogate_join('source.hsp_account_id', 'hospital_account') }}
+    {{ surrogate_join('source.pat_mrn_id', 'mrn') }}
 
 )
 

@@ -1,0 +1,93 @@
+{#-
+  A mart obeys its domain's PHI mode (EHRFUSION_PHI_MODE). Returns one row per violation with
+  the row key, the column and what is wrong, never the value, so stored failures copy no PHI.
+
+  - every mode but direct: no value of `columns` equals a raw identifier of `identifiers`;
+  - direct: `reference_columns` carry raw identifiers (the authorised disclosure) or null;
+  - limited_data_set, aggregate_only: `reference_columns` are null;
+  - aggregate_only: `record_columns` (source record keys) are null too;
+  - safe_harbor: `reference_columns` are surrogates from the restricted map;
+  - pseudonymized: `reference_columns` are 64-hex keyed pseudonyms, `key_version_column` the
+    current key version wherever one goes out (and null in every other mode).
+-#}
+{% test obeys_phi_mode(
+    model, key_column, columns, reference_columns, identifiers, identifier_columns,
+    record_columns=[], key_version_column=none
+) %}
+    {%- set mode = phi_mode() -%}
+    {%- set checks = [] -%}
+
+    {%- set raw_identifiers -%}
+        {% for identifier in identifier_columns %}
+            select cast({{ identifier }} as {{ dbt.type_string() }}) as identifier_value
+            from {{ identifiers }}
+            where {{ identifier }} is not null
+            {% if not loop.last %}union{% endif %}
+        {% endfor %}
+    {%- endset -%}
+
+    {%- if mode == 'direct' -%}
+        {%- for column in reference_columns -%}
+            {%- do checks.append(
+                "select outbound." ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
+                ~ "'not_the_raw_identifier' as violation from " ~ model ~ " as outbound "
+                ~ "where outbound." ~ column ~ " is not null and outbound." ~ column
+                ~ " not in (select identifier_value from raw_identifiers)"
+            ) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- for column in columns -%}
+            {%- do checks.append(
+                "select outbound." ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
+                ~ "'raw_identifier' as violation from " ~ model ~ " as outbound "
+                ~ "inner join raw_identifiers on cast(outbound." ~ column ~ " as "
+                ~ dbt.type_string() ~ ") = raw_identifiers.identifier_value"
+            ) -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- for column in reference_columns -%}
+        {%- if mode in ['limited_data_set', 'aggregate_only'] -%}
+            {%- set broken = column ~ " is not null" -%}
+        {%- elif mode == 'safe_harbor' -%}
+            {%- set broken = column ~ " is not null and " ~ column ~ " not in (select surrogate from "
+                ~ ref('restricted__identifier_surrogates') ~ ")" -%}
+        {%- elif mode == 'pseudonymized' -%}
+            {%- set broken = column ~ " is not null and (length(" ~ column ~ ") <> 64 or ltrim("
+                ~ column ~ ", '0123456789abcdef') <> '')" -%}
+        {%- endif -%}
+        {%- if broken is defined -%}
+            {%- do checks.append(
+                "select " ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
+                ~ "'not_allowed_in_" ~ mode ~ "' as violation from " ~ model ~ " where " ~ broken
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {%- if mode == 'aggregate_only' -%}
+        {%- for column in record_columns -%}
+            {%- do checks.append(
+                "select " ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
+                ~ "'record_reference' as violation from " ~ model ~ " where " ~ column ~ " is not null"
+            ) -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- if key_version_column -%}
+        {%- if mode == 'pseudonymized' -%}
+            {%- set broken = "coalesce(" ~ key_version_column ~ ", '') <> '" ~ phi_key_version() ~ "'" -%}
+        {%- else -%}
+            {%- set broken = key_version_column ~ " is not null" -%}
+        {%- endif -%}
+        {%- do checks.append(
+            "select " ~ key_column ~ " as row_key, '" ~ key_version_column ~ "' as column_name, "
+            ~ "'key_version' as violation from " ~ model ~ " where " ~ broken
+        ) -%}
+    {%- endif -%}
+
+    with raw_identifiers as (
+        {{ raw_identifiers }}
+    )
+
+    {{ checks | join('\nunion all\n') }}
+{% endtest %}
