@@ -21,7 +21,7 @@ PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggr
 WAREHOUSE_KINDS = ("duckdb", "postgres")
 SYSLOG_PROTOCOLS = ("udp", "tcp", "tls")
 # The PHI modes each source's models implement; others are refused at load, never ignored.
-SOURCE_PHI_MODES = {"epic_resolute_journal": ("pseudonymized",)}
+SOURCE_PHI_MODES = {"epic_resolute_journal": PHI_MODES}
 SOURCES = tuple(SOURCE_PHI_MODES)
 FUSION_OBJECTS = ("GlInterface",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -19,7 +19,7 @@ from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.endpoints import files_location
 from runtime.export import ExportedBatch, export_feed_days, exported_feed_days
-from runtime.phi import tenant_key
+from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -77,9 +77,12 @@ class DomainPaths:
 
 
 def dbt_environment(warehouse: Warehouse, domain: Domain, phi_key: str) -> dict[str, str]:
-    """Everything dbt reads for one domain: the connection and the Fusion target."""
+    """Everything dbt reads for one domain: the connection, the PHI mode with the key's version,
+    and the Fusion target."""
     target = domain.fusion
     return warehouse.dbt_env(phi_key) | {
+        MODE_ENV: domain.phi_mode,
+        KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
         "EHRFUSION_LEDGER_ID": str(target.ledger_id),
         "EHRFUSION_LEDGER_NAME": target.ledger_name,
         "EHRFUSION_JOURNAL_SOURCE": target.journal_source,
