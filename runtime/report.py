@@ -322,24 +322,26 @@ class _Reader:
 
 @contextlib.contextmanager
 def _reader(warehouse: Warehouse) -> Iterator[_Reader]:
-    """A read-only connection that cannot compute pseudonyms.
+    """A connection that only reads and cannot compute pseudonyms.
 
     DuckDB binds a whole view, so reading the staging view's non-PHI columns needs the
     pseudonym key-pad functions to exist; here they are temporary macros that raise if ever
     evaluated, which shadow any real ones for this connection only.
     """
     if warehouse.kind == "duckdb":
-        path = warehouse.duckdb_path
-        con = duckdb.connect(str(path), read_only=True) if path.is_file() else duckdb.connect()
-        try:
+        # A missing file stays missing: an empty in-memory database reads as "nothing yet".
+        opened = (
+            warehouse.connect()
+            if warehouse.duckdb_path.is_file()
+            else contextlib.closing(duckdb.connect())
+        )
+        with opened as con:
             for name in (INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION):
                 con.execute(
                     f"create temporary macro {name}() as "
                     "cast(error('the finance report never reads pseudonyms') as blob)"
                 )
             yield _Reader(con, "duckdb")
-        finally:
-            con.close()
         return
     with warehouse.connect() as con:
         con.set_session(readonly=True)
@@ -496,4 +498,7 @@ def _reconciliation(db: _Reader, warehouse: Warehouse, ledger: str | None) -> li
 
 
 def _chart_points(recon: list[ReconRow]) -> list[ChartPoint]:
-    return [ChartPoint(r.facility, r.period, r.exported_debit, r.exception_debit) for r in recon]
+    return [
+        ChartPoint(r.facility, r.period, r.exported_debit, r.exception_debit, r.drift_debit)
+        for r in recon
+    ]

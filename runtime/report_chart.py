@@ -2,7 +2,8 @@
 
 The page draws it as inline SVG from these numbers (no script, no external asset), so it
 prints and opens offline. Bars are horizontal: one group per facility, one pair of bars per
-period, with the amount written beside each bar so small exception totals stay readable.
+period (plus a third for debits neither exported nor held, where there are any), with the
+amount written beside each bar so small exception totals stay readable.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ BAR_X = 170  # left edge of the bars; period labels end just before it
 BAR_SPACE = 640  # the widest bar; the rest of the width holds the amount labels
 LEGEND_HEIGHT = 34
 GROUP_HEADER = 24
-ROW_HEIGHT = 34
 BAR_HEIGHT = 12
+BAR_GAP = 2
+ROW_GAP = 8
 GROUP_GAP = 12
 
 
 @dataclass(frozen=True)
 class Bar:
-    kind: str  # "exported" or "exceptions"
+    kind: str  # "exported", "exceptions" or "drift"
     y: float
     width: float
     amount: str
@@ -33,7 +35,7 @@ class Bar:
 class PeriodRow:
     period: str
     y: float
-    bars: tuple[Bar, Bar]
+    bars: list[Bar]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Chart:
     bar_x: int
     bar_height: int
     groups: list[FacilityGroup]
+    has_drift: bool
 
 
 @dataclass(frozen=True)
@@ -58,15 +61,17 @@ class ChartPoint:
     period: str
     exported: Decimal
     exceptions: Decimal
+    drift: Decimal  # source debits neither exported nor held
 
 
 def bar_chart(points: Sequence[ChartPoint], money: Callable[[Decimal], str]) -> Chart:
     """Lay out one bar group per facility (in the order given), one pair of bars per period."""
-    largest = max([p.exported for p in points] + [p.exceptions for p in points], default=0)
+    values = [v for p in points for v in (p.exported, p.exceptions, abs(p.drift))]
+    largest = max(values, default=0)
     scale = Decimal(BAR_SPACE) / largest if largest else Decimal(0)
 
     def width(value: Decimal) -> float:
-        return 0.0 if value <= 0 else max(1.0, float(value * scale))
+        return 0.0 if value == 0 else max(1.0, float(abs(value) * scale))
 
     groups: list[FacilityGroup] = []
     y = float(LEGEND_HEIGHT)
@@ -74,12 +79,16 @@ def bar_chart(points: Sequence[ChartPoint], money: Callable[[Decimal], str]) -> 
         group_y, rows = y, []
         y += GROUP_HEADER
         for point in (p for p in points if p.facility == facility):
-            exported = Bar("exported", y, width(point.exported), money(point.exported))
-            held = Bar(
-                "exceptions", y + BAR_HEIGHT + 2, width(point.exceptions), money(point.exceptions)
-            )
-            rows.append(PeriodRow(point.period, y, (exported, held)))
-            y += ROW_HEIGHT
+            series = [("exported", point.exported), ("exceptions", point.exceptions)]
+            if point.drift:
+                series.append(("drift", point.drift))
+            bars = [
+                Bar(kind, y + i * (BAR_HEIGHT + BAR_GAP), width(value), money(value))
+                for i, (kind, value) in enumerate(series)
+            ]
+            rows.append(PeriodRow(point.period, y, bars))
+            y += len(bars) * (BAR_HEIGHT + BAR_GAP) + ROW_GAP
         groups.append(FacilityGroup(facility, group_y, rows))
         y += GROUP_GAP
-    return Chart(WIDTH, y, BAR_X, BAR_HEIGHT, groups)
+    has_drift = any(p.drift for p in points)
+    return Chart(WIDTH, y, BAR_X, BAR_HEIGHT, groups, has_drift)
