@@ -13,14 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runtime.audit import (
-    GENESIS_HASH,
-    AuditError,
-    DisclosureLog,
-    DisclosureRecord,
-    canonical_json,
-    entry_hash,
-)
+from runtime.audit import AuditError, DisclosureLog, DisclosureRecord
+from runtime.audit_chain import GENESIS_HASH, canonical_json, entry_hash
 from runtime.config import AuditSettings
 from runtime.warehouse import Warehouse
 from tests.conftest import TENANT
