@@ -54,13 +54,13 @@ SEVERITY = (
 
 @dataclass
 class DomainOutcome:
-    """How one due domain's run ended in this tick."""
+    """How one due domain's run ended in this tick. `status` is ok, quality_gate_failed,
+    export_conflict, failed, config_error, locked or timeout."""
 
     tenant: str
     stream: str
     domain: str
-    status: str  # ok | quality_gate_failed | export_conflict | failed | config_error | locked
-    #              | timeout
+    status: str
     exit_code: int
     message: str = ""
     summary: dict | None = None  # the run's `--json` output
@@ -68,6 +68,8 @@ class DomainOutcome:
 
 @dataclass
 class TickResult:
+    """Every due domain's outcome; `exit_code` is the tick's (see the module docstring)."""
+
     now: datetime
     outcomes: list[DomainOutcome]
 
@@ -78,6 +80,7 @@ class TickResult:
         return exit_codes.OK if worst == LOCKED_EXIT_CODE else worst
 
     def to_json(self) -> dict:
+        """A JSON-serialisable summary for `ehrfusion tick --json`."""
         return {
             "now": self.now.isoformat(),
             "exit_code": self.exit_code,
