@@ -276,6 +276,22 @@ def _stream(name: str, r: _Reader) -> Stream:
     return Stream(name=name, domains=domains)
 
 
+def _check_one_instance_per_source(streams: dict[str, Stream], path: str) -> None:
+    # A tenant's warehouse holds one landing area and one lineage per source system, so two
+    # streams reading the same kind of source would mix their rows.
+    seen: dict[str, str] = {}
+    for stream in streams.values():
+        for domain in stream.domains.values():
+            where = f"{path}.streams.{stream.name}.domains.{domain.name}.source"
+            if domain.source in seen and seen[domain.source] != where:
+                raise ConfigError(
+                    where,
+                    f"{domain.source} is already configured at {seen[domain.source]}; a tenant "
+                    "holds one instance of each source (put another instance in its own tenant)",
+                )
+            seen[domain.source] = where
+
+
 def _timezone(r: _Reader) -> ZoneInfo:
     name = r.get("timezone", str, default="UTC")
     try:
@@ -317,13 +333,15 @@ def _tenant(name: str, r: _Reader, base: Path, audit_dir: Path) -> Tenant:
     if kind == "duckdb" and path is None:
         raise ConfigError(f"{w.path}.path", "required for kind duckdb (the warehouse file)")
     w.done()
+    streams = {n: _stream(n, body) for n, body in r.named_children("streams").items()}
+    _check_one_instance_per_source(streams, r.path)
     tenant = Tenant(
         name=name,
         timezone=_timezone(r),
         warehouse=WarehouseSettings(kind=kind, path=base / path if path else None),
         endpoints_file=base / r.get("endpoints_file", str),
         audit=_audit(r, name, base, audit_dir),
-        streams={n: _stream(n, body) for n, body in r.named_children("streams").items()},
+        streams=streams,
     )
     r.done()
     return tenant

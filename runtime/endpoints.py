@@ -42,4 +42,11 @@ def files_location(tenant: Tenant, name: str) -> Path:
         raise ConfigError(
             f"endpoint {name}", f"expected a file drop (kind: files, path: ...), found {entry}"
         )
-    return Path(entry["path"])
+    path = Path(entry["path"])
+    if not path.is_dir():
+        raise ConfigError(
+            f"endpoint {name}",
+            f"the drop folder {path} does not exist; fix the path in {tenant.endpoints_file} "
+            "or mount the folder",
+        )
+    return path

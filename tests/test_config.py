@@ -81,9 +81,9 @@ def test_the_cli_stops_with_exit_code_2_and_runs_nothing(config_path, tmp_path):
     assert not (tmp_path / "warehouse").exists()
 
 
-def test_a_phi_mode_the_source_does_not_implement_is_refused(config_path):
+def test_direct_identifiers_need_a_named_authorisation(config_path):
     edit(config_path, lambda d: domain_of(d).update(phi_mode="direct"))
-    with pytest.raises(ConfigError, match="'direct' is not available for epic_resolute_journal"):
+    with pytest.raises(ConfigError, match=r"gl_journal\.phi_direct_authorisation: phi_mode direct"):
         load_config(config_path)
 
 
@@ -115,3 +115,13 @@ def test_audit_and_disclosure_defaults(config_path, tmp_path):
     assert tenant.audit.mirror_file == tmp_path / "audit" / "testhosp.disclosures.jsonl"
     assert tenant.audit.syslog is None
     assert domain.disclosure.recipient == "Oracle Fusion Cloud (EHF US Primary Ledger)"
+
+
+def test_a_source_can_feed_only_one_domain_per_tenant(config_path):
+    def second_stream(document):
+        streams = document["tenants"]["testhosp"]["streams"]
+        streams["epic2"] = {"domains": {"gl_journal": dict(domain_of(document))}}
+
+    edit(config_path, second_stream)
+    with pytest.raises(ConfigError, match=r"a tenant holds one instance of each source"):
+        load_config(config_path)

@@ -219,3 +219,12 @@ def test_a_failing_dbt_test_stops_the_run_before_anything_is_exported(world):
     assert duplicate["failures_relation"]
     assert summary["export"]["batches"] == []
     assert not list(world.outbox.glob("*.zip"))
+
+
+def test_a_missing_drop_folder_stops_with_a_config_error(world):
+    shutil.rmtree(world.drop)
+
+    code, summary = world.run()
+
+    assert code == 2
+    assert "drop folder" in summary["error"] and "does not exist" in summary["error"]
