@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from runtime.config import Config, Tenant
+from runtime.config import Config, ConfigError, Tenant
 from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION
 from runtime.report_chart import Chart, ChartPoint, bar_chart
 from runtime.report_checks import Check, CheckResults, read_checks
@@ -51,6 +51,7 @@ _PHI_COLUMN = re.compile(
     r"pseudonym|patient|mrn|pat_|hsp_account|hospital_account|^reference2[12]$", re.IGNORECASE
 )
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+RUN_TONES = {"ok": "ok", "running": "neutral", "locked": "warn"}  # any other status is bad
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class Report:
                 f"{last['stream']} / {last['domain']}, {when(last['started_at'], self.timezone)}"
                 if last
                 else "",
-                "neutral" if last is None else "ok" if last["status"] == "ok" else "bad",
+                "neutral" if last is None else run_tone(last["status"]),
             ),
             Card(
                 "dbt checks",
@@ -193,6 +194,17 @@ class Report:
         }
 
 
+def report_tenant(config: Config, tenant_name: str | None) -> str:
+    """The tenant to report on: the one named, or the only one configured."""
+    if tenant_name is None and len(config.tenants) == 1:
+        return next(iter(config.tenants))
+    if tenant_name not in config.tenants:
+        configured = ", ".join(sorted(config.tenants))
+        path = f"tenants.{tenant_name}" if tenant_name else "--tenant"
+        raise ConfigError(path, f"name a configured tenant: {configured}")
+    return tenant_name
+
+
 def default_report_path(config: Config, tenant_name: str) -> Path:
     """Where `ehrfusion report` writes when no --out is given."""
     return config.work_dir / tenant_name / "report" / "finance_report.html"
@@ -212,9 +224,12 @@ def write_report(report: Report, out_path: Path) -> Path:
     return out_path
 
 
-def collect_report(config: Config, tenant_name: str, warehouse: Warehouse, now: datetime) -> Report:
-    """Read everything the page shows from the warehouse and the tenant's dbt artifacts."""
-    tenant = config.tenants[tenant_name]
+def collect_report(
+    config: Config, tenant_name: str | None, warehouse: Warehouse, now: datetime
+) -> Report:
+    """Read everything the page shows from the warehouse and the tenant's dbt artifacts;
+    `tenant_name` None picks the only configured tenant."""
+    tenant = config.tenants[report_tenant(config, tenant_name)]
     checks = read_checks(config.work_dir / tenant.name / "dbt" / "target")
     with _reader(warehouse) as db:
         recon = _reconciliation(db, warehouse, _ledger_name(tenant))
@@ -249,7 +264,7 @@ def render_report(report: Report) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters |= {"money": money, "count": count, "cell": cell}
+    env.filters |= {"money": money, "count": count, "cell": cell, "run_tone": run_tone}
     env.filters["when"] = lambda value: when(value, report.timezone)
     return env.get_template(TEMPLATE).render(
         report=report, reason_words=REASON_WORDS, shown=FAILING_ROWS_SHOWN
@@ -262,7 +277,13 @@ def money(value: Decimal | int | None) -> str:
     return "" if value is None else f"{Decimal(value):,.2f}"
 
 
+def run_tone(status: str) -> str:
+    """The colour class of a run status: ok, neutral (running), warn (locked) or bad."""
+    return RUN_TONES.get(status, "bad")
+
+
 def count(value: int | None) -> str:
+    """A count with thousands separators; empty for none."""
     return "" if value is None else f"{value:,}"
 
 
@@ -418,7 +439,7 @@ def _exception_lines(db: _Reader, warehouse: Warehouse) -> list[dict] | None:
     marts = warehouse.schema("marts")
     if not db.exists(marts, "exceptions__gl_journal_lines"):
         return None
-    # Named columns only: the mart also carries the patient pseudonym, never shown here.
+    # Named columns only: the mart also carries the patient reference, never shown here.
     return db.dicts(
         "select source_line_id, journal_id, feed_date, accounting_date, period_name, "
         "facility_id, department_id, source_account, currency_code, debit_amount, "
@@ -437,8 +458,8 @@ def _ledger_name(tenant: Tenant) -> str | None:
 
 
 def _reconciliation(db: _Reader, warehouse: Warehouse, ledger: str | None) -> list[ReconRow] | None:
-    """Per facility and GL period, from the staging lines (non-PHI columns only), the GL
-    interface mart and the exceptions mart; None until all three exist."""
+    """Source = exported + exceptions per facility and GL period, ordered by facility and
+    period start; None until the staging view, both marts and the calendar exist."""
     staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
     reference = warehouse.schema("reference")
     needed = [
@@ -449,36 +470,8 @@ def _reconciliation(db: _Reader, warehouse: Warehouse, ledger: str | None) -> li
     ]
     if ledger is None or not all(db.exists(*t) for t in needed):
         return None
-    source = db.rows(
-        "select lines.facility_id, calendar.period_name, count(*), sum(lines.debit_amount), "
-        f"sum(lines.credit_amount) from {staging}.stg_epic__resolute_journal_lines as lines "
-        f"left join {reference}.gl_period_calendar as calendar "
-        "on calendar.ledger_name = %s "
-        "and lines.accounting_date between calendar.start_date and calendar.end_date "
-        "group by lines.facility_id, calendar.period_name",
-        (ledger,),
-    )[1]
-    if "facility_id" in db.columns(marts, "fusion__gl_interface"):
-        facility, join = "posted.facility_id", ""
-    else:
-        # The mart does not carry the facility: take it from the source line it came from.
-        facility = "lines.facility_id"
-        join = (
-            "left join (select source_line_id, min(facility_id) as facility_id "
-            f"from {staging}.stg_epic__resolute_journal_lines group by source_line_id) as lines "
-            "on lines.source_line_id = posted.source_line_id"
-        )
-    exported = db.rows(
-        f"select {facility}, posted.period_name, count(*), sum(posted.entered_dr), "
-        f"sum(posted.entered_cr) from {marts}.fusion__gl_interface as posted {join} "
-        f"group by {facility}, posted.period_name"
-    )[1]
-    held = db.rows(
-        "select facility_id, period_name, count(*), sum(debit_amount), sum(credit_amount) "
-        f"from {marts}.exceptions__gl_journal_lines group by facility_id, period_name"
-    )[1]
     rows: dict[tuple[str, str], ReconRow] = {}
-    for side, found in (("source", source), ("exported", exported), ("exception", held)):
+    for side, found in _recon_totals(db, warehouse, ledger).items():
         for facility, period, lines, debit, credit in found:
             key = (facility or NO_FACILITY, period or NO_PERIOD)
             row = rows.setdefault(key, ReconRow(*key))
@@ -495,6 +488,47 @@ def _reconciliation(db: _Reader, warehouse: Warehouse, ledger: str | None) -> li
     return sorted(
         rows.values(), key=lambda r: (r.facility, str(starts.get(r.period, "9999")), r.period)
     )
+
+
+def _recon_totals(db: _Reader, warehouse: Warehouse, ledger: str) -> dict[str, list[tuple]]:
+    """(facility, period, lines, debits, credits) per side: source, exported, exception.
+
+    Source lines come from the staging view, non-PHI columns only, with the ledger's period
+    for their accounting date, as the models assign it.
+    """
+    staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
+    reference = warehouse.schema("reference")
+    if "facility_id" in db.columns(marts, "fusion__gl_interface"):
+        facility_sql, join = "posted.facility_id", ""
+    else:
+        # The mart does not carry the facility: take it from the source line it came from.
+        facility_sql = "lines.facility_id"
+        join = (
+            "left join (select source_line_id, min(facility_id) as facility_id "
+            f"from {staging}.stg_epic__resolute_journal_lines group by source_line_id) as lines "
+            "on lines.source_line_id = posted.source_line_id"
+        )
+    return {
+        "source": db.rows(
+            "select lines.facility_id, calendar.period_name, count(*), "
+            "sum(lines.debit_amount), sum(lines.credit_amount) "
+            f"from {staging}.stg_epic__resolute_journal_lines as lines "
+            f"left join {reference}.gl_period_calendar as calendar "
+            "on calendar.ledger_name = %s "
+            "and lines.accounting_date between calendar.start_date and calendar.end_date "
+            "group by lines.facility_id, calendar.period_name",
+            (ledger,),
+        )[1],
+        "exported": db.rows(
+            f"select {facility_sql}, posted.period_name, count(*), sum(posted.entered_dr), "
+            f"sum(posted.entered_cr) from {marts}.fusion__gl_interface as posted {join} "
+            f"group by {facility_sql}, posted.period_name"
+        )[1],
+        "exception": db.rows(
+            "select facility_id, period_name, count(*), sum(debit_amount), sum(credit_amount) "
+            f"from {marts}.exceptions__gl_journal_lines group by facility_id, period_name"
+        )[1],
+    }
 
 
 def _chart_points(recon: list[ReconRow]) -> list[ChartPoint]:

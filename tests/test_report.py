@@ -19,8 +19,8 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from runtime.config import load_config
-from runtime.report import build_report
+from runtime.config import ConfigError, load_config
+from runtime.report import build_report, report_tenant
 from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
@@ -347,3 +347,6 @@ def test_a_tenant_that_never_ran_gets_a_page_that_says_so(tmp_path):
     assert "Generated 2026-11-21 12:00 UTC" in page.text
     assert page.svg_count == 0
     assert not warehouse.duckdb_path.exists()  # reading never creates the warehouse
+    assert report_tenant(config, None) == TENANT
+    with pytest.raises(ConfigError, match=r"tenants\.elsewhere: name a configured tenant"):
+        report_tenant(config, "elsewhere")
