@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from runtime import exit_codes
 from runtime.config import ConfigError, load_config
@@ -118,6 +120,169 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
         for result in results:
             render_run(result, out)
     sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
+
+
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--timeout", default=3300.0, show_default=True, help="Seconds a tick may take.")
+@json_option
+def tick(config_path, warehouse, timeout, as_json) -> None:
+    """Run every enabled domain that is due (call it every minute from a scheduler)."""
+    from runtime.tick import tick as run_tick
+
+    try:
+        config = load_config(config_path)
+        result = run_tick(config, config_path, datetime.now(UTC), warehouse, timeout)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        for o in result.outcomes:
+            out.print(f"{o.tenant}/{o.stream}/{o.domain}: {o.status} (exit {o.exit_code})")
+        if not result.outcomes:
+            out.print("nothing due")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@config_option
+@warehouse_option
+@json_option
+def status(config_path, warehouse, as_json) -> None:
+    """Per stream and domain: last success, lag, next due, queue depth, open exceptions."""
+    from runtime.status import status as read_status
+
+    try:
+        rows = read_status(load_config(config_path), datetime.now(UTC), warehouse)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(rows)
+        return
+    columns = ["tenant", "stream", "domain", "cadence", "last_success", "lag_seconds", "next_due"]
+    columns += ["open_exceptions", "queue_depth"]
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    out.print(table)
+
+
+@main.group()
+def audit() -> None:
+    """The accounting of disclosures: verify, export, forward to the SIEM, purge, report."""
+
+
+tenant_option = click.option("--tenant", required=True, help="The tenant whose log to use.")
+
+
+def _disclosure_log(config_path: Path, tenant: str, warehouse: str | None):
+    from runtime.audit import DisclosureLog
+    from runtime.warehouse import Warehouse
+
+    config = load_config(config_path)
+    if tenant not in config.tenants:
+        raise ConfigError(
+            f"tenants.{tenant}", f"not configured; configured: {', '.join(config.tenants)}"
+        )
+    settings = config.tenants[tenant]
+    return DisclosureLog(Warehouse.for_tenant(settings, warehouse), tenant, settings.audit)
+
+
+def _audit_call(as_json: bool, action):
+    from runtime.audit import AuditError
+
+    try:
+        return action()
+    except AuditError as exc:
+        if as_json:
+            _emit_json({"status": "audit_broken", "error": str(exc)})
+        else:
+            err.print(f"[bold red]audit:[/bold red] {escape(str(exc))}", highlight=False)
+        sys.exit(exit_codes.AUDIT_BROKEN)
+    except Exception as exc:
+        _fail(exc, as_json)
+
+
+@audit.command("verify")
+@config_option
+@warehouse_option
+@tenant_option
+@json_option
+def audit_verify(config_path, warehouse, tenant, as_json) -> None:
+    """Recompute the chain in the warehouse and the mirror; exit 5 on any break."""
+    report = _audit_call(as_json, lambda: _disclosure_log(config_path, tenant, warehouse).verify())
+    if as_json:
+        _emit_json(
+            {"ok": report.ok, "problems": report.problems,
+             "warehouse_entries": report.warehouse_entries, "mirror_entries": report.mirror_entries}
+        )  # fmt: skip
+    else:
+        warehouse_count, mirror_count = report.warehouse_entries, report.mirror_entries
+        out.print(f"{warehouse_count} entries in the warehouse, {mirror_count} in the mirror")
+        for problem in report.problems:
+            out.print(f"[red]problem:[/red] {escape(problem)}")
+        out.print("chain intact" if report.ok else "[bold red]chain broken[/bold red]")
+    sys.exit(exit_codes.OK if report.ok else exit_codes.AUDIT_BROKEN)
+
+
+@audit.command("export")
+@config_option
+@warehouse_option
+@tenant_option
+@click.option("--since", required=True, type=click.DateTime(), help="Entries recorded since (UTC).")
+def audit_export(config_path, warehouse, tenant, since) -> None:
+    """Write entries since a time as JSON lines to stdout."""
+    log = _audit_call(False, lambda: _disclosure_log(config_path, tenant, warehouse))
+    for entry in _audit_call(False, lambda: list(log.export(since.replace(tzinfo=UTC)))):
+        click.echo(json.dumps(entry, sort_keys=True, default=str))
+
+
+@audit.command("forward")
+@config_option
+@warehouse_option
+@tenant_option
+@click.option("--since", type=click.DateTime(), help="Start point of the first forward (UTC).")
+def audit_forward(config_path, warehouse, tenant, since) -> None:
+    """Send entries not yet forwarded to the SIEM as RFC 5424 syslog."""
+    start = since.replace(tzinfo=UTC) if since else None
+    sent = _audit_call(
+        False, lambda: _disclosure_log(config_path, tenant, warehouse).forward(start)
+    )
+    out.print(f"forwarded {sent} entries")
+
+
+@audit.command("purge")
+@config_option
+@warehouse_option
+@tenant_option
+def audit_purge(config_path, warehouse, tenant) -> None:
+    """Remove entries older than six years (never younger ones) and record the purge."""
+    now = datetime.now(UTC)
+    removed = _audit_call(False, lambda: _disclosure_log(config_path, tenant, warehouse).purge(now))
+    out.print(f"purged {removed} entries older than six years")
+
+
+@audit.command("report")
+@config_option
+@warehouse_option
+@tenant_option
+@click.option("--patient-pseudonym", required=True)
+@json_option
+def audit_report(config_path, warehouse, tenant, patient_pseudonym, as_json) -> None:
+    """The accounting of disclosures for one patient: what, when, to whom, why."""
+    log = _audit_call(as_json, lambda: _disclosure_log(config_path, tenant, warehouse))
+    entries = _audit_call(as_json, lambda: log.report(patient_pseudonym))
+    if as_json:
+        _emit_json(entries)
+        return
+    table = Table("recorded_at", "action", "recipient", "purpose", "scope", "principal")
+    for e in entries:
+        table.add_row(
+            e["recorded_at"], e["action"], e["recipient"], e["purpose"], e["scope"], e["principal"]
+        )
+    out.print(table)
 
 
 @main.group()

@@ -20,8 +20,6 @@ import psycopg2
 
 from runtime.warehouse import Warehouse
 
-LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another run holds the lock, try later
-
 
 class Locked(Exception):
     """Another run holds the lock: try later (exit code 75)."""

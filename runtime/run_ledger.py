@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg2
 
-from runtime.locks import LOCKED_EXIT_CODE
+from runtime import exit_codes
 from runtime.warehouse import Warehouse
 
 STATUSES = ("running", "ok", "quality_gate_failed", "export_conflict", "failed", "locked")
@@ -115,7 +115,7 @@ class RunLedger:
                     domain,
                     now,
                     now,
-                    LOCKED_EXIT_CODE,
+                    exit_codes.LOCKED,
                     message,
                 ),
             )

@@ -29,7 +29,7 @@ from pathlib import Path
 from runtime import exit_codes
 from runtime.cadence import is_due
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
-from runtime.locks import LOCKED_EXIT_CODE, Locked, writer_slot
+from runtime.locks import Locked, writer_slot
 from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
@@ -39,12 +39,12 @@ STATUS_BY_EXIT_CODE = {
     exit_codes.CONFIG_ERROR: "config_error",
     exit_codes.QUALITY_GATE_FAILED: "quality_gate_failed",
     exit_codes.EXPORT_CONFLICT: "export_conflict",
-    LOCKED_EXIT_CODE: "locked",
+    exit_codes.LOCKED: "locked",
 }
 # Least to most severe; the tick exits with the most severe code among its domains.
 SEVERITY = (
     exit_codes.OK,
-    LOCKED_EXIT_CODE,
+    exit_codes.LOCKED,
     exit_codes.QUALITY_GATE_FAILED,
     exit_codes.EXPORT_CONFLICT,
     exit_codes.FAILED,
@@ -77,7 +77,7 @@ class TickResult:
     def exit_code(self) -> int:
         codes = [o.exit_code for o in self.outcomes] or [exit_codes.OK]
         worst = max(codes, key=SEVERITY.index)
-        return exit_codes.OK if worst == LOCKED_EXIT_CODE else worst
+        return exit_codes.OK if worst == exit_codes.LOCKED else worst
 
     def to_json(self) -> dict:
         """A JSON-serialisable summary for `ehrfusion tick --json`."""
@@ -162,7 +162,7 @@ def _due_jobs(warehouse: Warehouse, jobs: list[_Job], now: datetime) -> list[_Jo
 def _unreadable(job: _Job, exc: Exception) -> DomainOutcome:
     """A tenant whose ledger cannot be read: busy, misconfigured or unreachable."""
     if isinstance(exc, Locked):
-        return _outcome(job, LOCKED_EXIT_CODE, str(exc))
+        return _outcome(job, exit_codes.LOCKED, str(exc))
     if isinstance(exc, ConfigError):
         return _outcome(job, exit_codes.CONFIG_ERROR, str(exc))
     return _outcome(job, exit_codes.FAILED, f"run ledger unreadable: {type(exc).__name__}")
