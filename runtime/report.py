@@ -8,32 +8,22 @@ are never selected, and columns of generic tables that look like identifiers are
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import jinja2
 
-from runtime.config import Config, ConfigError, Tenant
-from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION
+from runtime import report_reads as reads
+from runtime.config import Config, ConfigError
 from runtime.report_chart import Chart, ChartPoint, bar_chart
-from runtime.report_checks import Check, CheckResults, read_checks
+from runtime.report_checks import CheckResults, read_checks
+from runtime.report_reads import FAILING_ROWS_SHOWN, ReconRow, Table
 from runtime.warehouse import Warehouse
 
 TEMPLATE = "finance_report.html.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-RUNS_SHOWN = 20
-FAILING_ROWS_SHOWN = 50
-EXCEPTION_LINES_SHOWN = 100
-QUEUE_ITEMS_SHOWN = 100
-NO_PERIOD = "(no period)"
-NO_FACILITY = "(no facility)"
-GL_SOURCE = "epic_resolute_journal"
 
 REASON_WORDS = {
     "missing_amount": "no amount on the line",
@@ -45,67 +35,7 @@ REASON_WORDS = {
     "held_with_entry": "held with another line of its journal entry",
     "entry_out_of_balance": "the journal entry does not balance",
 }
-# Columns of generic tables (stored failures, operator queue) never shown: identifiers and
-# their pseudonyms. Values that look like a SHA-256 pseudonym are withheld whatever the name.
-_PHI_COLUMN = re.compile(
-    r"pseudonym|patient|mrn|pat_|hsp_account|hospital_account|^reference2[12]$", re.IGNORECASE
-)
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 RUN_TONES = {"ok": "ok", "running": "neutral", "locked": "warn"}  # any other status is bad
-
-
-@dataclass(frozen=True)
-class Table:
-    """Rows of a generic table as shown, the total behind them and the columns withheld."""
-
-    columns: list[str]
-    rows: list[tuple]
-    total: int
-    withheld: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ReconRow:
-    """Source = exported + exceptions for one facility and GL period, by lines and cents."""
-
-    facility: str
-    period: str
-    source_lines: int = 0
-    exported_lines: int = 0
-    exception_lines: int = 0
-    source_debit: Decimal = Decimal(0)
-    exported_debit: Decimal = Decimal(0)
-    exception_debit: Decimal = Decimal(0)
-    source_credit: Decimal = Decimal(0)
-    exported_credit: Decimal = Decimal(0)
-    exception_credit: Decimal = Decimal(0)
-
-    @property
-    def drift_lines(self) -> int:
-        return self.source_lines - self.exported_lines - self.exception_lines
-
-    @property
-    def drift_debit(self) -> Decimal:
-        return self.source_debit - self.exported_debit - self.exception_debit
-
-    @property
-    def drift_credit(self) -> Decimal:
-        return self.source_credit - self.exported_credit - self.exception_credit
-
-    @property
-    def reconciled(self) -> bool:
-        return not (self.drift_lines or self.drift_debit or self.drift_credit)
-
-    def add(self, other: ReconRow) -> None:
-        for name in _RECON_MEASURES:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-_RECON_MEASURES = [
-    f"{side}_{measure}"
-    for side in ("source", "exported", "exception")
-    for measure in ("lines", "debit", "credit")
-]
 
 
 @dataclass(frozen=True)
@@ -231,8 +161,8 @@ def collect_report(
     `tenant_name` None picks the only configured tenant."""
     tenant = config.tenants[report_tenant(config, tenant_name)]
     checks = read_checks(config.work_dir / tenant.name / "dbt" / "target")
-    with _reader(warehouse) as db:
-        recon = _reconciliation(db, warehouse, _ledger_name(tenant))
+    with reads.open_reader(warehouse) as db:
+        recon = reads.reconciliation(db, warehouse, reads.ledger_name(tenant))
         total = None
         if recon is not None:
             total = ReconRow("Total", "")
@@ -243,15 +173,15 @@ def collect_report(
             timezone=tenant.timezone,
             generated_at=_aware(now).astimezone(tenant.timezone),
             warehouse=warehouse.label,
-            runs=_runs(db, warehouse, tenant.name),
+            runs=reads.runs(db, warehouse, tenant.name),
             checks=checks,
-            failing_rows={c.name: _failing_rows(db, c) for c in checks.failed},
+            failing_rows={c.name: reads.failing_rows(db, c) for c in checks.failed},
             recon=recon,
             recon_total=total,
             chart=None if not recon else bar_chart(_chart_points(recon), money),
-            exceptions_by_reason=_exceptions_by_reason(db, warehouse),
-            exception_lines=_exception_lines(db, warehouse),
-            queue=_operator_queue(db, warehouse),
+            exceptions_by_reason=reads.exceptions_by_reason(db, warehouse),
+            exception_lines=reads.exception_lines(db, warehouse),
+            queue=reads.operator_queue(db, warehouse),
         )
 
 
@@ -307,228 +237,6 @@ def cell(value) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# warehouse reads ------------------------------------------------------------------------------
-class _Reader:
-    """Queries over one open connection; placeholders are written `%s`."""
-
-    def __init__(self, con, kind: str):
-        self.con, self.kind = con, kind
-
-    def rows(self, sql: str, params: tuple = ()) -> tuple[list[str], list[tuple]]:
-        if self.kind == "duckdb":
-            # Not a cursor: a DuckDB cursor is a new connection without this one's macros.
-            cur = self.con.execute(sql.replace("%s", "?"), params)
-        else:
-            cur = self.con.cursor()
-            cur.execute(sql, params)
-        return [d[0] for d in cur.description], cur.fetchall()
-
-    def dicts(self, sql: str, params: tuple = ()) -> list[dict]:
-        columns, rows = self.rows(sql, params)
-        return [dict(zip(columns, row, strict=True)) for row in rows]
-
-    def columns(self, schema: str, table: str) -> list[str]:
-        _, rows = self.rows(
-            "select column_name from information_schema.columns "
-            "where table_schema = %s and table_name = %s order by ordinal_position",
-            (schema, table),
-        )
-        return [r[0] for r in rows]
-
-    def exists(self, schema: str, table: str) -> bool:
-        return bool(self.columns(schema, table))
-
-
-@contextlib.contextmanager
-def _reader(warehouse: Warehouse) -> Iterator[_Reader]:
-    """A connection that only reads and cannot compute pseudonyms.
-
-    DuckDB binds a whole view, so reading the staging view's non-PHI columns needs the
-    pseudonym key-pad functions to exist; here they are temporary macros that raise if ever
-    evaluated, which shadow any real ones for this connection only.
-    """
-    if warehouse.kind == "duckdb":
-        # A missing file stays missing: an empty in-memory database reads as "nothing yet".
-        opened = (
-            warehouse.connect()
-            if warehouse.duckdb_path.is_file()
-            else contextlib.closing(duckdb.connect())
-        )
-        with opened as con:
-            for name in (INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION):
-                con.execute(
-                    f"create temporary macro {name}() as "
-                    "cast(error('the finance report never reads pseudonyms') as blob)"
-                )
-            yield _Reader(con, "duckdb")
-        return
-    with warehouse.connect() as con:
-        con.set_session(readonly=True)
-        yield _Reader(con, "postgres")
-
-
-def _quoted(*names: str) -> str:
-    return ".".join('"' + n.replace('"', '""') + '"' for n in names)
-
-
-def _safe_table(columns: list[str], rows: list[tuple], total: int) -> Table:
-    """Drop identifier-like columns, by name or by pseudonym-shaped values."""
-    keep, withheld = [], []
-    for i, name in enumerate(columns):
-        looks_like_phi = _PHI_COLUMN.search(name) or any(
-            isinstance(r[i], str) and _DIGEST.match(r[i]) for r in rows
-        )
-        (withheld if looks_like_phi else keep).append(i)
-    return Table(
-        columns=[columns[i] for i in keep],
-        rows=[tuple(r[i] for i in keep) for r in rows],
-        total=total,
-        withheld=[columns[i] for i in withheld],
-    )
-
-
-def _runs(db: _Reader, warehouse: Warehouse, tenant: str) -> list[dict] | None:
-    ops = warehouse.schema("ops")
-    if not db.exists(ops, "run_ledger"):
-        return None
-    return db.dicts(
-        "select run_id, stream, domain, started_at, finished_at, status, exit_code, "
-        "rows_extracted, lines_exported, exception_lines, dead_letters, message "
-        f"from {ops}.run_ledger where tenant = %s order by started_at desc limit {RUNS_SHOWN}",
-        (tenant,),
-    )
-
-
-def _failing_rows(db: _Reader, check: Check) -> Table | None:
-    if not (check.failures_schema and db.exists(check.failures_schema, check.failures_table)):
-        return None
-    relation = _quoted(check.failures_schema, check.failures_table)
-    total = db.rows(f"select count(*) from {relation}")[1][0][0]
-    columns, rows = db.rows(f"select * from {relation} order by 1 limit {FAILING_ROWS_SHOWN}")
-    return _safe_table(columns, rows, total)
-
-
-def _operator_queue(db: _Reader, warehouse: Warehouse) -> Table | None:
-    ops = warehouse.schema("ops")
-    columns = db.columns(ops, "operator_queue")
-    if not columns:
-        return None
-    newest = next((c for c in ("created_at", "queued_at", "received_at") if c in columns), None)
-    order = f"{_quoted(newest)} desc" if newest else "1"
-    total = db.rows(f"select count(*) from {ops}.operator_queue")[1][0][0]
-    names, rows = db.rows(
-        f"select * from {ops}.operator_queue order by {order} limit {QUEUE_ITEMS_SHOWN}"
-    )
-    return _safe_table(names, rows, total)
-
-
-def _exceptions_by_reason(db: _Reader, warehouse: Warehouse) -> list[dict] | None:
-    marts = warehouse.schema("marts")
-    if not db.exists(marts, "exceptions__gl_journal_lines"):
-        return None
-    return db.dicts(
-        "select exception_reason as reason, count(*) as lines, sum(debit_amount) as debit, "
-        f"sum(credit_amount) as credit from {marts}.exceptions__gl_journal_lines "
-        "group by exception_reason order by count(*) desc, exception_reason"
-    )
-
-
-def _exception_lines(db: _Reader, warehouse: Warehouse) -> list[dict] | None:
-    marts = warehouse.schema("marts")
-    if not db.exists(marts, "exceptions__gl_journal_lines"):
-        return None
-    # Named columns only: the mart also carries the patient reference, never shown here.
-    return db.dicts(
-        "select source_line_id, journal_id, feed_date, accounting_date, period_name, "
-        "facility_id, department_id, source_account, currency_code, debit_amount, "
-        "credit_amount, debit_amount_text, credit_amount_text, exception_reason "
-        f"from {marts}.exceptions__gl_journal_lines "
-        f"order by feed_date desc, source_line_id desc limit {EXCEPTION_LINES_SHOWN}"
-    )
-
-
-def _ledger_name(tenant: Tenant) -> str | None:
-    for stream in tenant.streams.values():
-        for domain in stream.domains.values():
-            if domain.source == GL_SOURCE:
-                return domain.fusion.ledger_name
-    return None
-
-
-def _reconciliation(db: _Reader, warehouse: Warehouse, ledger: str | None) -> list[ReconRow] | None:
-    """Source = exported + exceptions per facility and GL period, ordered by facility and
-    period start; None until the staging view, both marts and the calendar exist."""
-    staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
-    reference = warehouse.schema("reference")
-    needed = [
-        (staging, "stg_epic__resolute_journal_lines"),
-        (marts, "fusion__gl_interface"),
-        (marts, "exceptions__gl_journal_lines"),
-        (reference, "gl_period_calendar"),
-    ]
-    if ledger is None or not all(db.exists(*t) for t in needed):
-        return None
-    rows: dict[tuple[str, str], ReconRow] = {}
-    for side, found in _recon_totals(db, warehouse, ledger).items():
-        for facility, period, lines, debit, credit in found:
-            key = (facility or NO_FACILITY, period or NO_PERIOD)
-            row = rows.setdefault(key, ReconRow(*key))
-            setattr(row, f"{side}_lines", int(lines))
-            setattr(row, f"{side}_debit", Decimal(debit or 0))
-            setattr(row, f"{side}_credit", Decimal(credit or 0))
-    starts = dict(
-        db.rows(
-            f"select period_name, start_date from {reference}.gl_period_calendar "
-            "where ledger_name = %s",
-            (ledger,),
-        )[1]
-    )
-    return sorted(
-        rows.values(), key=lambda r: (r.facility, str(starts.get(r.period, "9999")), r.period)
-    )
-
-
-def _recon_totals(db: _Reader, warehouse: Warehouse, ledger: str) -> dict[str, list[tuple]]:
-    """(facility, period, lines, debits, credits) per side: source, exported, exception.
-
-    Source lines come from the staging view, non-PHI columns only, with the ledger's period
-    for their accounting date, as the models assign it.
-    """
-    staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
-    reference = warehouse.schema("reference")
-    if "facility_id" in db.columns(marts, "fusion__gl_interface"):
-        facility_sql, join = "posted.facility_id", ""
-    else:
-        # The mart does not carry the facility: take it from the source line it came from.
-        facility_sql = "lines.facility_id"
-        join = (
-            "left join (select source_line_id, min(facility_id) as facility_id "
-            f"from {staging}.stg_epic__resolute_journal_lines group by source_line_id) as lines "
-            "on lines.source_line_id = posted.source_line_id"
-        )
-    return {
-        "source": db.rows(
-            "select lines.facility_id, calendar.period_name, count(*), "
-            "sum(lines.debit_amount), sum(lines.credit_amount) "
-            f"from {staging}.stg_epic__resolute_journal_lines as lines "
-            f"left join {reference}.gl_period_calendar as calendar "
-            "on calendar.ledger_name = %s "
-            "and lines.accounting_date between calendar.start_date and calendar.end_date "
-            "group by lines.facility_id, calendar.period_name",
-            (ledger,),
-        )[1],
-        "exported": db.rows(
-            f"select {facility_sql}, posted.period_name, count(*), sum(posted.entered_dr), "
-            f"sum(posted.entered_cr) from {marts}.fusion__gl_interface as posted {join} "
-            f"group by {facility_sql}, posted.period_name"
-        )[1],
-        "exception": db.rows(
-            "select facility_id, period_name, count(*), sum(debit_amount), sum(credit_amount) "
-            f"from {marts}.exceptions__gl_journal_lines group by facility_id, period_name"
-        )[1],
-    }
 
 
 def _chart_points(recon: list[ReconRow]) -> list[ChartPoint]:
