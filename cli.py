@@ -169,6 +169,31 @@ def status(config_path, warehouse, as_json) -> None:
     out.print(table)
 
 
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--tenant", default=None, help="Defaults to the only configured tenant.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="The HTML file to write.")
+@json_option
+def report(config_path, warehouse, tenant, out_path, as_json) -> None:
+    """Write the finance review page (one self-contained HTML file) for one tenant."""
+    from runtime.report import collect_report, default_report_path, report_tenant, write_report
+    from runtime.warehouse import Warehouse
+
+    try:
+        config = load_config(config_path)
+        name = report_tenant(config, tenant)
+        source = Warehouse.for_tenant(config.tenants[name], warehouse)
+        result = collect_report(config, name, source, datetime.now(UTC))
+        path = write_report(result, out_path or default_report_path(config, name))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json({"path": str(path), **result.summary()})
+    else:
+        out.print(f"finance report written to {path}")
+
+
 @main.group()
 def audit() -> None:
     """The accounting of disclosures: verify, export, forward to the SIEM, purge, report."""
