@@ -186,7 +186,7 @@ def report(config_path, warehouse, tenant, out_path, as_json) -> None:
         source = Warehouse.for_tenant(config.tenants[name], warehouse)
         result = collect_report(config, name, source, datetime.now(UTC))
         path = write_report(result, out_path or default_report_path(config, name))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(exc, as_json)
     if as_json:
         _emit_json({"path": str(path), **result.summary()})
