@@ -23,29 +23,27 @@
     {{ return(env_var('EHRFUSION_PHI_KEY_VERSION', 'v1')) }}
 {% endmacro %}
 
-{#- The identifier as the mode keeps it inside the warehouse; read raw only in staging. -#}
+{#-
+  The identifier as the mode keeps it inside the warehouse; read raw only in staging. In
+  safe_harbor, the surrogate is looked up in the restricted map by the keyed pseudonym (never by
+  the raw value), as a subquery: evaluated only when the column is read, so queries of other
+  columns never need the key.
+-#}
 {% macro phi_identifier(column, kind) -%}
     {%- set mode = phi_mode() -%}
     {%- if mode == 'direct' -%}
         cast({{ column }} as {{ dbt.type_string() }})
     {%- elif mode == 'safe_harbor' -%}
-        {{ kind }}_surrogates.surrogate
+        (
+            select surrogates.surrogate
+            from {{ ref('restricted__identifier_surrogates') }} as surrogates
+            where
+                surrogates.identifier_kind = '{{ kind }}'
+                and surrogates.key_version = '{{ phi_key_version() }}'
+                and surrogates.identifier_pseudonym = {{ pseudonymize(column, kind) }}
+        )
     {%- else -%}
         {{ pseudonymize(column, kind) }}
-    {%- endif -%}
-{%- endmacro %}
-
-{#-
-  In safe_harbor, the join that looks the surrogate up in the restricted map (by the keyed
-  pseudonym, never by the raw value); nothing in other modes. Goes after the FROM clause.
--#}
-{% macro surrogate_join(column, kind) -%}
-    {%- if phi_mode() == 'safe_harbor' -%}
-        left join {{ ref('restricted__identifier_surrogates') }} as {{ kind }}_surrogates
-            on
-                {{ kind }}_surrogates.identifier_kind = '{{ kind }}'
-                and {{ kind }}_surrogates.key_version = '{{ phi_key_version() }}'
-                and {{ kind }}_surrogates.identifier_pseudonym = {{ pseudonymize(column, kind) }}
     {%- endif -%}
 {%- endmacro %}
 

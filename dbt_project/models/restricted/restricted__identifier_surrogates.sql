@@ -4,12 +4,15 @@
         schema='restricted',
         full_refresh=false,
         enabled=phi_mode() == 'safe_harbor',
+        post_hook="create unique index if not exists restricted__identifier_surrogates_lookup
+            on {{ this }} (identifier_kind, key_version, identifier_pseudonym)",
     )
 }}
 
 -- The safe-harbor re-identification code (45 CFR 164.514(c)): each identifier's keyed pseudonym
 -- gets a random surrogate once, reused on every later run. The raw identifier is never stored;
 -- the surrogate is not derived from it. full_refresh=false: rebuilding would reassign them.
+-- The unique index enforces one surrogate per pseudonym and serves staging's lookups.
 
 with
 

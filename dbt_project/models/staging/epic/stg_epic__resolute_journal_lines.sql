@@ -39,8 +39,6 @@ renamed as (
         source.gl_date as accounting_date
 
     from source
-    {{ surrogate_join('source.hsp_account_id', 'hospital_account') }}
-    {{ surrogate_join('source.pat_mrn_id', 'mrn') }}
 
 )
 
