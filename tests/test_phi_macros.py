@@ -1,16 +1,34 @@
-"""The PHI building-block macros, run by dbt on DuckDB and on Postgres."""
+"""The PHI macros (building blocks and the five modes), run by dbt on DuckDB and on Postgres
+and compared with their Python twin."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from dbt.cli.main import dbtRunner
 
+from runtime.config import PHI_MODES
 from runtime.dbt import PROJECT_DIR, scoped_environment
-from runtime.phi import pseudonymize
+from runtime.phi import PhiPolicy, load_restricted_zip3, pseudonymize
 from runtime.warehouse import Warehouse
 from tests.conftest import PHI_KEY, TENANT
+
+MODE_CASES = """
+    {% set zip3 = ref('safe_harbor_restricted_zip3') %}
+    {% set mrn = phi_identifier("'MRN1'", 'mrn') %}
+    {% set day = "cast('2026-10-05' as date)" %}
+    select 'reference' as name, coalesce({{ patient_reference(mrn) }}, 'null') as value
+    union all select 'key_version', coalesce({{ key_version_reference() }}, 'null')
+    union all select 'record', coalesce({{ record_reference("'J1'") }}, 'null')
+    union all select 'date', coalesce(cast({{ patient_date(day) }} as varchar), 'null')
+    union all select 'year', cast({{ patient_year(day) }} as varchar)
+    union all select 'zip', {{ patient_zip("'03601'", zip3) }}
+    union all select 'small_cell', coalesce(cast({{ small_cell_count('10') }} as varchar), 'null')
+    union all select 'cell', cast({{ small_cell_count('11') }} as varchar)
+    union all select 'surrogate', {{ random_surrogate() }}
+"""
 
 CASES = """
     {% set zip3 = ref('safe_harbor_restricted_zip3') %}
@@ -33,8 +51,10 @@ def warehouse(tmp_path: Path, warehouse_kind: str, request) -> Warehouse:
     return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
 
 
-def dbt(warehouse: Warehouse, tmp_path: Path, *args: str):
+def dbt(warehouse: Warehouse, tmp_path: Path, *args: str, mode: str = "pseudonymized"):
     env = warehouse.dbt_env(PHI_KEY) | {
+        "EHRFUSION_PHI_MODE": mode,
+        "EHRFUSION_PHI_KEY_VERSION": "v4",
         "EHRFUSION_LEDGER_ID": "1",
         "EHRFUSION_LEDGER_NAME": "L",
         "EHRFUSION_JOURNAL_SOURCE": "S",
@@ -61,3 +81,23 @@ def test_safe_harbor_and_limited_data_set_building_blocks(warehouse, tmp_path):
     assert values["age_90"] == "90+"
     assert values["redacted"] == "null"
     assert values["pseudonym"] == pseudonymize("MRN123", "mrn", PHI_KEY)
+
+
+@pytest.mark.parametrize("mode", [m for m in PHI_MODES if m != "safe_harbor"])
+def test_mode_macros_equal_the_python_twin(warehouse, tmp_path, mode):
+    dbt(warehouse, tmp_path, "seed", "--select", "safe_harbor_restricted_zip3", mode=mode)
+    shown = dbt(warehouse, tmp_path, "show", "--inline", MODE_CASES, "--limit", "20", mode=mode)
+    values = {name: value for name, value in shown.results[0].agate_table.rows}
+    twin = PhiPolicy(mode, PHI_KEY, "v4")
+
+    def text(value) -> str:
+        return "null" if value is None else str(value)
+
+    assert values["reference"] == text(twin.patient_reference("MRN1", "mrn"))
+    assert values["key_version"] == text(twin.key_version_reference())
+    assert values["record"] == text(twin.record_reference("J1"))
+    assert values["date"] == text(twin.patient_date(date(2026, 10, 5)))
+    assert values["year"] == "2026"
+    assert values["zip"] == twin.patient_zip("03601", load_restricted_zip3())
+    assert (values["small_cell"], values["cell"]) == ("null", "11")
+    assert len(values["surrogate"]) == 36
