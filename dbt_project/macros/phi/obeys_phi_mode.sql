@@ -1,6 +1,6 @@
 {#-
-  A mart obeys its domain's PHI mode (EHRFUSION_PHI_MODE). Returns one row per violation with
-  the row key, the column and what is wrong, never the value, so stored failures copy no PHI.
+  A mart obeys its domain's PHI mode (EHRFUSION_PHI_MODE). Returns the violating rows with the
+  row key, the offending column(s) and the rule, never the value, so stored failures copy no PHI.
 
   - every mode but direct: no value of `columns` equals a raw identifier of `identifiers`;
   - direct: `reference_columns` carry raw identifiers (the authorised disclosure) or null;
@@ -46,42 +46,40 @@
         {%- endfor -%}
     {%- endif -%}
 
+    {#- The per-column rules below share one scan of the model. -#}
+    {%- set broken = [] -%}
     {%- for column in reference_columns -%}
         {%- if mode in ['limited_data_set', 'aggregate_only'] -%}
-            {%- set broken = column ~ " is not null" -%}
+            {%- do broken.append((column, column ~ " is not null")) -%}
         {%- elif mode == 'safe_harbor' -%}
-            {%- set broken = column ~ " is not null and " ~ column ~ " not in (select surrogate from "
-                ~ ref('restricted__identifier_surrogates') ~ ")" -%}
+            {%- do broken.append((column, column ~ " is not null and " ~ column
+                ~ " not in (select surrogate from " ~ ref('restricted__identifier_surrogates') ~ ")")) -%}
         {%- elif mode == 'pseudonymized' -%}
-            {%- set broken = column ~ " is not null and (length(" ~ column ~ ") <> 64 or ltrim("
-                ~ column ~ ", '0123456789abcdef') <> '')" -%}
-        {%- endif -%}
-        {%- if broken is defined -%}
-            {%- do checks.append(
-                "select " ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
-                ~ "'not_allowed_in_" ~ mode ~ "' as violation from " ~ model ~ " where " ~ broken
-            ) -%}
+            {%- do broken.append((column, column ~ " is not null and (length(" ~ column ~ ") <> 64 or ltrim("
+                ~ column ~ ", '0123456789abcdef') <> '')")) -%}
         {%- endif -%}
     {%- endfor -%}
-
     {%- if mode == 'aggregate_only' -%}
         {%- for column in record_columns -%}
-            {%- do checks.append(
-                "select " ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
-                ~ "'record_reference' as violation from " ~ model ~ " where " ~ column ~ " is not null"
-            ) -%}
+            {%- do broken.append((column, column ~ " is not null")) -%}
         {%- endfor -%}
     {%- endif -%}
-
-    {%- if key_version_column -%}
-        {%- if mode == 'pseudonymized' -%}
-            {%- set broken = "coalesce(" ~ key_version_column ~ ", '') <> '" ~ phi_key_version() ~ "'" -%}
-        {%- else -%}
-            {%- set broken = key_version_column ~ " is not null" -%}
-        {%- endif -%}
+    {%- if key_version_column and mode == 'pseudonymized' -%}
+        {%- do broken.append((key_version_column,
+            "coalesce(" ~ key_version_column ~ ", '') <> '" ~ phi_key_version() ~ "'")) -%}
+    {%- elif key_version_column -%}
+        {%- do broken.append((key_version_column, key_version_column ~ " is not null")) -%}
+    {%- endif -%}
+    {%- if broken -%}
+        {%- set violation -%}
+            {%- for column, condition in broken -%}
+                case when {{ condition }} then '{{ column }} ' else '' end
+                {%- if not loop.last %} || {% endif -%}
+            {%- endfor -%}
+        {%- endset -%}
         {%- do checks.append(
-            "select " ~ key_column ~ " as row_key, '" ~ key_version_column ~ "' as column_name, "
-            ~ "'key_version' as violation from " ~ model ~ " where " ~ broken
+            "select " ~ key_column ~ " as row_key, " ~ violation ~ " as column_name, 'not_allowed_in_"
+            ~ mode ~ "' as violation from " ~ model ~ " where (" ~ broken | map(attribute=1) | join(") or (") ~ ")"
         ) -%}
     {%- endif -%}
 
