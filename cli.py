@@ -14,6 +14,7 @@ from rich.table import Table
 
 from runtime import exit_codes
 from runtime.config import ConfigError, load_config
+from runtime.errors import safe_message
 
 err = Console(stderr=True)
 out = Console()
@@ -32,12 +33,23 @@ def _emit_json(payload) -> None:
 
 
 def _fail(exc: Exception, as_json: bool) -> None:
-    code = exit_codes.CONFIG_ERROR if isinstance(exc, ConfigError) else exit_codes.FAILED
-    kind = "configuration error" if isinstance(exc, ConfigError) else "error"
-    if as_json:
-        _emit_json({"status": "config_error" if code == 2 else "failed", "error": str(exc)})
+    from runtime.locks import Locked
+
+    if isinstance(exc, ConfigError):
+        code, status, kind, message = (
+            exit_codes.CONFIG_ERROR,
+            "config_error",
+            "configuration error",
+            str(exc),
+        )
+    elif isinstance(exc, Locked):
+        code, status, kind, message = exit_codes.LOCKED, "locked", "locked, try later", str(exc)
     else:
-        err.print(f"[bold red]{kind}:[/bold red] {escape(str(exc))}", highlight=False)
+        code, status, kind, message = exit_codes.FAILED, "failed", "error", safe_message(exc)
+    if as_json:
+        _emit_json({"status": status, "error": message})
+    else:
+        err.print(f"[bold red]{kind}:[/bold red] {escape(message)}", highlight=False)
     sys.exit(code)
 
 

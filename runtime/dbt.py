@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dbt.cli.main import dbtRunner
 
+from runtime.errors import safe_message
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
@@ -83,7 +85,7 @@ def run_dbt(command: str, args: list[str], env: dict[str, str], work_dir: Path) 
 def _summarise(result) -> DbtOutcome:
     outcome = DbtOutcome(success=bool(result.success))
     if result.exception is not None:
-        outcome.errors.append(str(result.exception))
+        outcome.errors.append(safe_message(result.exception))
     for item in getattr(result.result, "results", None) or []:
         node = item.node
         status = str(item.status)
@@ -105,5 +107,5 @@ def _summarise(result) -> DbtOutcome:
                 )
             )
         if status == "error":
-            outcome.errors.append(f"{node.name}: {item.message}")
+            outcome.errors.append(f"{node.name}: {safe_message(str(item.message))}")
     return outcome

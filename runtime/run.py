@@ -1,8 +1,10 @@
-"""One domain run: extract -> dbt build (with tests) -> export the marts -> reconcile.
+"""One domain run: extract -> dbt build (with tests) -> export the marts -> record disclosures.
 
-Every step is idempotent: files already landed are skipped by the dlt cursor, dbt rebuilds
-from the raw layer, and a feed day already exported is re-exported only on request, where it
-must reproduce the recorded bytes exactly.
+A run holds its domain's lock, is recorded in the run ledger and leaves its metrics behind,
+whatever its outcome. Every step is idempotent: files already landed are skipped by the dlt
+cursor, dbt rebuilds from the raw layer, feed days not yet in the outbox are exported (so a
+killed run resumes), and a day already exported is re-exported only on request, where it must
+reproduce the recorded bytes exactly.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from extract.pipeline import run_extract
 from load.manifest import BatchConflictError
+from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
+from runtime.disclosures import record_disclosures
 from runtime.endpoints import files_location
 from runtime.export import ExportedBatch, export_feed_days, exported_feed_days
+from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
+from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -33,6 +39,7 @@ class RunResult:
     stream: str
     domain: str
     warehouse: str
+    run_id: str = ""
     status: str = "ok"
     rows_extracted: int = 0
     files_loaded: list[str] = field(default_factory=list)
@@ -45,6 +52,7 @@ class RunResult:
     outbox: str = ""
     dead_letter_dir: str = ""
     message: str = ""
+    disclosures: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -116,12 +124,49 @@ def run_domain(
         outbox=str(paths.outbox),
         dead_letter_dir=str(paths.dead_letter),
     )
+    with domain_lock(warehouse, stream.name, domain.name):
+        ledger = RunLedger(warehouse)
+        result.run_id = ledger.start(stream.name, domain.name)
+        try:
+            _run_steps(
+                result, warehouse, tenant, domain, phi_key, drop_dir, paths, feed_days, progress
+            )
+        except BaseException as exc:
+            code = exit_codes.CONFIG_ERROR if isinstance(exc, ConfigError) else exit_codes.FAILED
+            ledger.finish(result.run_id, "failed", code, message=type(exc).__name__)
+            result.status = "failed"
+            metrics.record_run(config, result, datetime.now(UTC))
+            raise
+        ledger.finish(
+            result.run_id,
+            result.status,
+            exit_codes.BY_STATUS[result.status],
+            rows_extracted=result.rows_extracted,
+            lines_exported=result.lines_exported,
+            exception_lines=result.exception_lines,
+            dead_letters=len(result.dead_letters),
+            message=result.status,
+        )
+    metrics.record_run(config, result, datetime.now(UTC))
+    return result
 
+
+def _run_steps(
+    result: RunResult,
+    warehouse: Warehouse,
+    tenant: Tenant,
+    domain: Domain,
+    phi_key: str,
+    drop_dir: Path,
+    paths: DomainPaths,
+    feed_days: list[date] | None,
+    progress: Progress,
+) -> None:
     progress("extract: landing new feed files")
     clock = time.perf_counter()
     report = run_extract(
         warehouse,
-        pipeline_name=f"{tenant.name}__{stream.name}__{domain.name}",
+        pipeline_name=f"{tenant.name}__{result.stream}__{domain.name}",
         location=drop_dir,
         dead_letter_dir=paths.dead_letter,
         pipelines_dir=paths.work / "dlt",
@@ -143,7 +188,7 @@ def run_domain(
     if not result.dbt.success:
         result.status = "quality_gate_failed"
         result.message = "dbt build failed; nothing exported (see the failing checks)"
-        return result
+        return
 
     marts = warehouse.schema("marts")
     result.exceptions_by_reason = dict(
@@ -160,13 +205,16 @@ def run_domain(
     progress(f"export: {len(feed_days)} feed day(s) to FBDI")
     try:
         result.batches = export_feed_days(
-            warehouse, tenant.name, stream.name, domain, feed_days, paths.outbox
+            warehouse, tenant.name, result.stream, domain, feed_days, paths.outbox
         )
     except BatchConflictError as exc:
         result.status = "export_conflict"
         result.message = str(exc)
-    _lap(result, "export", clock)
-    return result
+    clock = _lap(result, "export", clock)
+
+    progress("audit: recording disclosures")
+    result.disclosures = record_disclosures(warehouse, tenant, domain, result.batches)
+    _lap(result, "audit", clock)
 
 
 def _lap(result: RunResult, step: str, since: float) -> float:
@@ -184,10 +232,8 @@ def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:
 
 
 def _landed_feed_days(warehouse: Warehouse) -> list[date]:
-    staging = warehouse.schema("staging")
-    rows = warehouse.query(
-        f"select distinct feed_date from {staging}.stg_epic__resolute_journal_lines order by 1"
-    )
+    lines = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
+    rows = warehouse.query(f"select distinct feed_date from {lines} order by 1")
     return [_as_date(r[0]) for r in rows]
 
 

@@ -17,6 +17,7 @@ def run_to_json(result: RunResult) -> dict:
         "stream": result.stream,
         "domain": result.domain,
         "warehouse": result.warehouse,
+        "run_id": result.run_id,
         "status": result.status,
         "message": result.message,
         "extract": {
@@ -41,6 +42,7 @@ def run_to_json(result: RunResult) -> dict:
             "lines": result.lines_exported,
             "batches": [b.to_json() for b in result.batches],
         },
+        "disclosures_recorded": result.disclosures,
         "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
         "seconds": result.seconds,
     }
@@ -83,6 +85,7 @@ def render_run(result: RunResult, console: Console) -> None:
             f"source {recon['source_lines']:,} lines = exported {recon['exported_lines']:,}"
             f" + exceptions {recon['exception_lines']:,}",
         )
+    table.add_row("disclosures recorded", f"{result.disclosures:,}")
     table.add_row("outbox", result.outbox)
     table.add_row("dead-letter store", result.dead_letter_dir)
     table.add_row("status", result.status + (f": {result.message}" if result.message else ""))

@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import urllib.request
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -18,7 +19,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime import metrics
-from runtime.config import Config, parse_config
+from runtime.config import Config, Stream, parse_config
 from runtime.dbt import DbtCheck, DbtOutcome
 from runtime.export import ExportedBatch
 from runtime.run import RunResult
@@ -44,9 +45,12 @@ ALLOWED_LABELS = {"tenant", "stream", "domain", "kind", "reason", "step"}
 
 
 def make_config(tmp_path: Path, *tenants: str, pushgateway: str | None = None) -> Config:
-    """Each tenant has streams epic and cerner, each with domains gl_journal and ar_invoices."""
-    domains = {"domains": {"gl_journal": DOMAIN, "ar_invoices": DOMAIN}}
-    streams = {"epic": domains, "cerner": domains}
+    """Each tenant has streams epic and cerner, each with domains gl_journal and ar_invoices.
+
+    A real config holds one instance of a source per tenant; metrics only need the names, so
+    the four stream/domain pairs are copies of one validated domain.
+    """
+    streams = {"epic": {"domains": {"gl_journal": DOMAIN}}}
     document = {
         "version": 1,
         "paths": {"work_dir": "w", "outbox": "o", "dead_letter": "d", "metrics": "metrics"},
@@ -62,7 +66,18 @@ def make_config(tmp_path: Path, *tenants: str, pushgateway: str | None = None) -
     }
     if pushgateway:
         document["metrics"] = {"pushgateway": pushgateway}
-    return parse_config(document, tmp_path / "ehrfusion.yml")
+    config = parse_config(document, tmp_path / "ehrfusion.yml")
+    tenants_with_copies = {}
+    for name, tenant in config.tenants.items():
+        domain = tenant.streams["epic"].domains["gl_journal"]
+        copies = {
+            stream: Stream(
+                stream, {d: replace(domain, name=d) for d in ("gl_journal", "ar_invoices")}
+            )
+            for stream in ("epic", "cerner")
+        }
+        tenants_with_copies[name] = replace(tenant, streams=copies)
+    return replace(config, tenants=tenants_with_copies)
 
 
 def run_result(tmp_path: Path, tenant: str, stream: str = "epic", **changes) -> RunResult:

@@ -3,7 +3,6 @@ later", and a run killed at any point resumes without duplicates."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import runtime.run
 from runtime.config import load_config
 from runtime.locks import domain_lock, writer_slot
 from runtime.run_ledger import RunLedger
@@ -27,9 +25,6 @@ from tests.conftest import TENANT, write_config
 
 ROOT = Path(__file__).parents[1]
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-requires_wiring = pytest.mark.skipif(
-    "domain_lock" not in inspect.getsource(runtime.run), reason="requires run_domain wiring"
-)
 
 
 @pytest.fixture
@@ -39,12 +34,16 @@ def sandbox_dir(tmp_path) -> Path:
 
 
 def add_broken_stream(config_path: Path) -> None:
-    """Add a stream `cerner` whose drop folder is missing from the endpoints file."""
+    """Add a tenant `otherhosp` whose stream `cerner` has a drop folder missing from the
+    endpoints file (a tenant holds one instance of a source, so the second feed is its own)."""
     document = yaml.safe_load(config_path.read_text())
-    streams = document["tenants"][TENANT]["streams"]
-    broken = streams["epic"]["domains"]["gl_journal"] | {"endpoint": "cerner_drop"}
-    streams = {"cerner": {"domains": {"gl_journal": broken}}} | streams  # the broken one first
-    document["tenants"][TENANT]["streams"] = streams
+    tenant = document["tenants"][TENANT]
+    broken = tenant["streams"]["epic"]["domains"]["gl_journal"] | {"endpoint": "cerner_drop"}
+    other = tenant | {
+        "warehouse": {"kind": "duckdb", "path": "warehouse/otherhosp.duckdb"},
+        "streams": {"cerner": {"domains": {"gl_journal": broken}}},
+    }
+    document["tenants"] = {"otherhosp": other} | document["tenants"]  # the broken one first
     config_path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
@@ -98,7 +97,10 @@ def test_runs_past_the_time_limit_are_killed_and_reported(tmp_path, sandbox_dir)
     assert result.exit_code == 1
 
 
-def test_a_broken_stream_does_not_stop_the_other(tmp_path, sandbox_dir, phi_key) -> None:
+def test_a_broken_stream_does_not_stop_the_other(
+    tmp_path, sandbox_dir, phi_key, monkeypatch
+) -> None:
+    monkeypatch.setenv("EHRFUSION__OTHERHOSP__PHI_KEY", phi_key)
     config_path = write_config(tmp_path, sandbox_dir)
     add_broken_stream(config_path)
     result = tick(load_config(config_path), config_path, NOW)
@@ -111,7 +113,6 @@ def test_a_broken_stream_does_not_stop_the_other(tmp_path, sandbox_dir, phi_key)
     json.dumps(result.to_json())
 
 
-@requires_wiring
 def test_a_locked_domain_is_try_later(tmp_path, sandbox_dir, phi_key, pg_dsn) -> None:
     config_path = write_config(tmp_path, sandbox_dir)
     config = load_config(config_path)
@@ -122,7 +123,6 @@ def test_a_locked_domain_is_try_later(tmp_path, sandbox_dir, phi_key, pg_dsn) ->
     assert result.exit_code == 0
 
 
-@requires_wiring
 def test_a_successful_run_is_not_repeated_in_its_period(tmp_path, sandbox_dir, phi_key) -> None:
     # The run records its success at the real time, so the ticks look at the real time too.
     config_path = write_config(tmp_path, sandbox_dir, cadence="daily", run_at="02:30")

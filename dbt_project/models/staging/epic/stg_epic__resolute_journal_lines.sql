@@ -15,6 +15,8 @@ renamed as (
         source.tx_id as source_transaction_id,
         {{ phi_identifier('source.hsp_account_id', 'hospital_account') }} as hospital_account_reference,
         {{ phi_identifier('source.pat_mrn_id', 'mrn') }} as patient_reference,
+        -- The accounting of disclosures names patients by keyed pseudonym in every mode.
+        {{ pseudonymize('source.pat_mrn_id', 'mrn') }} as patient_pseudonym,
 
         -- dimensions
         source.billing_system,
