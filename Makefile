@@ -26,6 +26,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	mkdir -p .ehrfusion
 	$(LINT_ENV) $(BIN)/sqlfluff lint dbt_project
+	# The restricted surrogate map is built only in safe_harbor mode; lint it there too.
+	$(LINT_ENV) EHRFUSION_PHI_MODE=safe_harbor $(BIN)/sqlfluff lint dbt_project/models/restricted
 
 test: lint
 	$(BIN)/pytest

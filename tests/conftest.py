@@ -4,6 +4,7 @@ and a config file pointing a test tenant at them."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -16,6 +17,12 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from cli import main
+from runtime.config import load_config
+from runtime.warehouse import Warehouse
+from sandbox.generate import generate
 
 TENANT = "testhosp"
 PHI_KEY = "test-phi-key-0123456789abcdef0123456789abcdef"
@@ -139,3 +146,32 @@ def write_config(root: Path, sandbox_dir: Path, **domain_overrides) -> Path:
     path = root / "ehrfusion.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+WORLD_SCALE = 3000
+
+
+@pytest.fixture
+def world(tmp_path, phi_key, warehouse_arg):
+    """A generated sandbox, a config pointing at it, and a way to run the domain."""
+    sandbox_dir = tmp_path / "sandbox"
+    generate(sandbox_dir, seed=11, scale=WORLD_SCALE)
+    config_path = write_config(tmp_path, sandbox_dir)
+
+    def run(*extra: str) -> tuple[int, dict]:
+        args = ["run", "--config", str(config_path), "--tenant", TENANT, "--stream", "epic"]
+        args += ["--domain", "gl_journal", "--warehouse", warehouse_arg, "--json", *extra]
+        result = CliRunner().invoke(main, args)
+        return result.exit_code, json.loads(result.stdout)
+
+    class World:
+        root = tmp_path
+        drop = sandbox_dir / "epic" / "resolute"
+        outbox = tmp_path / "outbox" / TENANT / "epic" / "gl_journal"
+        config = load_config(config_path)
+        warehouse = Warehouse.for_tenant(config.tenants[TENANT], warehouse_arg)
+
+    World.warehouse_arg = warehouse_arg
+
+    World.run = staticmethod(run)
+    return World

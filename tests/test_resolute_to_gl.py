@@ -14,44 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-from click.testing import CliRunner
 
-from cli import main
 from load.formats import load_spec
-from runtime.config import load_config
 from runtime.phi import pseudonymize
-from runtime.warehouse import Warehouse
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
 from sandbox.generate import generate
-from tests.conftest import PG_PASSWORD, TENANT, write_config
+from tests.conftest import PG_PASSWORD, WORLD_SCALE
 
-SCALE = 3000
 FIELDS = load_spec("25B", "GlInterface").field_count
-
-
-@pytest.fixture
-def world(tmp_path, phi_key, warehouse_arg):
-    """A generated sandbox, a config pointing at it, and a way to run the domain."""
-    sandbox_dir = tmp_path / "sandbox"
-    generate(sandbox_dir, seed=11, scale=SCALE)
-    config_path = write_config(tmp_path, sandbox_dir)
-
-    def run(*extra: str) -> tuple[int, dict]:
-        args = ["run", "--config", str(config_path), "--tenant", TENANT, "--stream", "epic"]
-        args += ["--domain", "gl_journal", "--warehouse", warehouse_arg, "--json", *extra]
-        result = CliRunner().invoke(main, args)
-        return result.exit_code, json.loads(result.stdout)
-
-    class World:
-        root = tmp_path
-        drop = sandbox_dir / "epic" / "resolute"
-        outbox = tmp_path / "outbox" / TENANT / "epic" / "gl_journal"
-        config = load_config(config_path)
-        warehouse = Warehouse.for_tenant(config.tenants[TENANT], warehouse_arg)
-
-    World.run = staticmethod(run)
-    return World
 
 
 def csv_rows(zip_path: str) -> list[list[str]]:
@@ -143,7 +113,9 @@ def test_the_same_scope_twice_gives_the_same_bytes_and_no_duplicates(world):
 
 def test_a_new_feed_day_is_the_only_thing_the_next_run_processes(world, tmp_path):
     assert world.run()[0] == 0
-    generate(tmp_path / "next", seed=11, scale=SCALE // 31, start_date=date(2026, 11, 1), days=1)
+    generate(
+        tmp_path / "next", seed=11, scale=WORLD_SCALE // 31, start_date=date(2026, 11, 1), days=1
+    )
     new_file = "resolute_journal_20261101.parquet"
     shutil.copy(tmp_path / "next" / "epic" / "resolute" / new_file, world.drop / new_file)
 
