@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runtime.audit_chain import COLUMNS
 from runtime.config import SyslogSettings
 
 FACILITY_LOG_AUDIT = 13
@@ -22,21 +23,8 @@ SEVERITY_INFORMATIONAL = 6
 DOCUMENTATION_PEN = 32473
 SD_NAME = "disclosure"
 APP_NAME = "ehrfusion"
-# The order parameters appear in; every entry field a SIEM needs to reconstruct the chain.
-SD_FIELDS = (
-    "sequence",
-    "recorded_at",
-    "tenant",
-    "principal",
-    "action",
-    "patient_pseudonym",
-    "scope",
-    "purpose",
-    "recipient",
-    "detail",
-    "previous_hash",
-    "entry_hash",
-)
+# Parameters appear in the entry's column order: every field a SIEM needs to rebuild the chain.
+SD_FIELDS = COLUMNS
 _HEADER_LIMITS = {"HOSTNAME": 255, "APP-NAME": 48, "PROCID": 128, "MSGID": 32}
 
 

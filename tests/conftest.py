@@ -113,6 +113,14 @@ def warehouse_arg(warehouse_kind, request) -> str:
     return request.getfixturevalue("pg_dsn")
 
 
+@pytest.fixture
+def warehouse(warehouse_kind, tmp_path, request) -> Warehouse:
+    """An empty warehouse for the test tenant on the parametrised engine."""
+    if warehouse_kind == "duckdb":
+        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "warehouse.duckdb")
+    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
+
+
 def write_config(root: Path, sandbox_dir: Path, **domain_overrides) -> Path:
     """A one-tenant config under `root` reading the sandbox in `sandbox_dir`."""
     domain = {

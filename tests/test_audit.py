@@ -44,13 +44,6 @@ def records(n: int, start: int = 0, at: datetime | None = None, action: str = "d
 
 
 @pytest.fixture
-def warehouse(tmp_path, warehouse_kind, request) -> Warehouse:
-    if warehouse_kind == "duckdb":
-        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "warehouse.duckdb")
-    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
-
-
-@pytest.fixture
 def settings(tmp_path) -> AuditSettings:
     mirror = tmp_path / "audit" / f"{TENANT}.disclosures.jsonl"
     return AuditSettings(principal="svc-ehrfusion", mirror_file=mirror, syslog=None)

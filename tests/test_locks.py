@@ -32,13 +32,6 @@ with domain_lock(warehouse, stream, domain):
 
 
 @pytest.fixture
-def warehouse(warehouse_kind, tmp_path, request) -> Warehouse:
-    if warehouse_kind == "duckdb":
-        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "testhosp.duckdb")
-    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
-
-
-@pytest.fixture
 def holder(warehouse: Warehouse) -> Iterator:
     """Start a process holding a domain's lock; returns a function taking (stream, domain)."""
     started: list[subprocess.Popen] = []

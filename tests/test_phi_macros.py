@@ -13,7 +13,7 @@ from runtime.config import PHI_MODES
 from runtime.dbt import PROJECT_DIR, scoped_environment
 from runtime.phi import PhiPolicy, load_restricted_zip3, pseudonymize
 from runtime.warehouse import Warehouse
-from tests.conftest import PHI_KEY, TENANT
+from tests.conftest import PHI_KEY
 
 MODE_CASES = """
     {% set zip3 = ref('safe_harbor_restricted_zip3') %}
@@ -42,13 +42,6 @@ CASES = """
     union all select 'redacted', coalesce({{ redact("'Jane'") }}, 'null')
     union all select 'pseudonym', {{ pseudonymize("'MRN123'", 'mrn') }}
 """
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, warehouse_kind: str, request) -> Warehouse:
-    if warehouse_kind == "duckdb":
-        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "w.duckdb")
-    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
 
 
 def dbt(warehouse: Warehouse, tmp_path: Path, *args: str, mode: str = "pseudonymized"):

@@ -26,13 +26,6 @@ class Clock:
 
 
 @pytest.fixture
-def warehouse(warehouse_kind, tmp_path, request) -> Warehouse:
-    if warehouse_kind == "duckdb":
-        return Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "testhosp.duckdb")
-    return Warehouse("postgres", TENANT, dsn=request.getfixturevalue("pg_dsn"))
-
-
-@pytest.fixture
 def ledger(warehouse) -> RunLedger:
     return RunLedger(warehouse, clock=Clock())
 
