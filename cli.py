@@ -123,14 +123,20 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
 
     try:
         config = load_config(config_path)
-        generated, results = run_demo(config, seed, scale, warehouse, _progress(not as_json))
+        generated, results, reports = run_demo(
+            config, seed, scale, warehouse, _progress(not as_json)
+        )
     except Exception as exc:
         _fail(exc, as_json)
     if as_json:
-        _emit_json({"sandbox": generated, "runs": [run_to_json(r) for r in results]})
+        _emit_json(
+            {"sandbox": generated, "runs": [run_to_json(r) for r in results], "reports": reports}
+        )
     else:
         for result in results:
             render_run(result, out)
+        for tenant, path in reports.items():
+            out.print(f"finance review page for {tenant}: {path}")
     sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
 
 

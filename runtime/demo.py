@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from runtime.config import Config
 from runtime.phi import tenant_key, validate_key
+from runtime.report import collect_report, default_report_path, write_report
 from runtime.run import Progress, RunResult, run_domain
 from runtime.secrets import optional_secret
+from runtime.warehouse import Warehouse
 from sandbox.generate import generate
 
 
@@ -34,10 +37,12 @@ def run_demo(
     scale: int,
     warehouse_override: str | None,
     progress: Progress,
-) -> tuple[dict, list[RunResult]]:
-    """Generate the sandbox next to each tenant's endpoints file, then run enabled domains."""
+) -> tuple[dict, list[RunResult], dict[str, Path]]:
+    """Generate the sandbox next to each tenant's endpoints file, run the enabled domains, and
+    write each tenant's finance review page."""
     generated: dict = {}
     results = []
+    reports: dict[str, Path] = {}
     for tenant in config.tenants.values():
         sandbox_dir: Path = tenant.endpoints_file.parent
         progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
@@ -57,4 +62,8 @@ def run_demo(
                             progress=progress,
                         )
                     )
-    return generated, results
+        progress("report: writing the finance review page")
+        warehouse = Warehouse.for_tenant(tenant, warehouse_override)
+        page = collect_report(config, tenant.name, warehouse, datetime.now(UTC))
+        reports[tenant.name] = write_report(page, default_report_path(config, tenant.name))
+    return generated, results, reports

@@ -28,6 +28,9 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
     )
     assert len(run["export"]["batches"]) == 31
     assert run["reconciliation"]["status"] == "reconciled"
+    page = tmp_path / "work" / TENANT / "report" / "finance_report.html"
+    assert summary["reports"] == {TENANT: str(page)}
+    assert "Finance review" in page.read_text()
     key_file = tmp_path / "work" / TENANT / "demo_phi.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
