@@ -48,7 +48,7 @@ from runtime.config import AuditSettings
 from runtime.syslog import SyslogSender, format_message
 from runtime.warehouse import Warehouse
 
-RECORD_ACTIONS = ("disclose", "write")
+RECORD_ACTIONS = ("read", "disclose", "write")
 RETENTION_YEARS = 6  # 45 CFR 164.530(j)
 _BATCH = 100_000
 _FORWARD_BATCH = 1_000
@@ -277,12 +277,12 @@ class DisclosureLog:
         return count
 
     def report(self, patient_pseudonym: str) -> list[dict]:
-        """The accounting for one patient: every disclosure and write, newest first."""
+        """The accounting for one patient: every read, disclosure and write, newest first."""
         if not self._table_exists():
             return []
         return list(
             self._select(
-                "where patient_pseudonym = %s and action in ('disclose', 'write')",
+                "where patient_pseudonym = %s and action in ('read', 'disclose', 'write')",
                 (patient_pseudonym,),
                 order="sequence desc",
             )

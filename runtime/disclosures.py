@@ -1,7 +1,10 @@
-"""Which patients each newly exported batch disclosed, appended to the accounting of disclosures.
+"""Record a run's PHI access in the accounting of disclosures.
 
-One entry per patient per batch: the batch is the unit that is sent to Fusion. Patients are named
-by their keyed pseudonym whatever the domain's PHI mode, so the log never holds an identifier.
+- read: every patient on the feed lines this run landed (the PHI the product read);
+- disclose: every patient on each batch exported for the first time (the batch is the unit
+  sent to Fusion).
+Patients are named by their keyed pseudonym whatever the domain's PHI mode, so the log never
+holds an identifier.
 """
 
 from __future__ import annotations
@@ -12,27 +15,49 @@ from runtime.export import MART, ExportedBatch
 from runtime.warehouse import Warehouse
 
 
-def record_disclosures(
-    warehouse: Warehouse, tenant: Tenant, domain: Domain, batches: list[ExportedBatch]
+def record_phi_access(
+    warehouse: Warehouse,
+    tenant: Tenant,
+    domain: Domain,
+    run_id: str,
+    files_loaded: list[str],
+    batches: list[ExportedBatch],
 ) -> int:
-    """Append the disclosures of the batches exported for the first time; returns the count."""
-    new = [b for b in batches if not b.reexport and b.lines]
-    if not new:
-        return 0
+    """Append the run's read and disclose entries; returns how many were recorded."""
     lines = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
-    days = ", ".join(f"'{b.feed_date.isoformat()}'" for b in new)
-    rows = warehouse.query(
-        f"select distinct feed_date, patient_pseudonym from {lines} "
-        f"where not is_held and patient_pseudonym is not null and feed_date in ({days})"
-    )
-    batch_of = {b.feed_date.isoformat(): b.batch_id for b in new}
-    records = [
-        DisclosureRecord(
-            patient_pseudonym=pseudonym,
-            scope=f"{domain.name}:{MART}:{batch_of[str(feed_date)[:10]]}",
-            purpose=domain.disclosure.purpose,
-            recipient=domain.disclosure.recipient,
+    records = []
+    if files_loaded:
+        files = ", ".join(f"'{name}'" for name in files_loaded)
+        rows = warehouse.query(
+            f"select distinct patient_pseudonym from {lines} "
+            f"where patient_pseudonym is not null and source_file in ({files}) order by 1"
         )
-        for feed_date, pseudonym in sorted(rows, key=lambda row: (str(row[0]), row[1]))
-    ]
+        records += [
+            DisclosureRecord(
+                patient_pseudonym=pseudonym,
+                scope=f"{domain.name}:{domain.source}:{run_id}",
+                purpose=domain.disclosure.purpose,
+                recipient=f"ehrfusion ({tenant.name} warehouse)",
+                action="read",
+            )
+            for (pseudonym,) in rows
+        ]
+    new = {b.feed_date.isoformat(): b.batch_id for b in batches if not b.reexport and b.lines}
+    if new:
+        days = ", ".join(f"'{day}'" for day in new)
+        rows = warehouse.query(
+            f"select distinct feed_date, patient_pseudonym from {lines} "
+            f"where not is_held and patient_pseudonym is not null and feed_date in ({days})"
+        )
+        records += [
+            DisclosureRecord(
+                patient_pseudonym=pseudonym,
+                scope=f"{domain.name}:{MART}:{new[str(feed_date)[:10]]}",
+                purpose=domain.disclosure.purpose,
+                recipient=domain.disclosure.recipient,
+            )
+            for feed_date, pseudonym in sorted(rows, key=lambda row: (str(row[0]), row[1]))
+        ]
+    if not records:
+        return 0
     return DisclosureLog(warehouse, tenant.name, tenant.audit).append(records)

@@ -20,7 +20,7 @@ from load.manifest import BatchConflictError
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
-from runtime.disclosures import record_disclosures
+from runtime.disclosures import record_phi_access
 from runtime.endpoints import files_location
 from runtime.export import ExportedBatch, export_feed_days, exported_feed_days
 from runtime.locks import domain_lock
@@ -212,8 +212,10 @@ def _run_steps(
         result.message = str(exc)
     clock = _lap(result, "export", clock)
 
-    progress("audit: recording disclosures")
-    result.disclosures = record_disclosures(warehouse, tenant, domain, result.batches)
+    progress("audit: recording PHI reads and disclosures")
+    result.disclosures = record_phi_access(
+        warehouse, tenant, domain, result.run_id, result.files_loaded, result.batches
+    )
     _lap(result, "audit", clock)
 
 
