@@ -1,8 +1,10 @@
 """Record a run's PHI access in the accounting of disclosures.
 
 - read: every patient on the feed lines this run landed (the PHI the product read);
-- disclose: every patient on each batch exported for the first time (the batch is the unit
-  sent to Fusion).
+- disclose: every patient on the batches this run exported for the first time, once per run
+  (one recipient, one purpose); the scope names the run and its first and last batch, and the
+  run's manifests list every batch it sent. A daily run sends one batch, so this is one entry per
+  patient per batch in steady state, without a 31-fold log on an initial month's load.
 Patients are named by their keyed pseudonym whatever the domain's PHI mode, so the log never
 holds an identifier.
 """
@@ -42,21 +44,23 @@ def record_phi_access(
             )
             for (pseudonym,) in rows
         ]
-    new = {b.feed_date.isoformat(): b.batch_id for b in batches if not b.reexport and b.lines}
+    new = sorted((b for b in batches if not b.reexport and b.lines), key=lambda b: b.feed_date)
     if new:
-        days = ", ".join(f"'{day}'" for day in new)
+        days = ", ".join(f"'{b.feed_date.isoformat()}'" for b in new)
         rows = warehouse.query(
-            f"select distinct feed_date, patient_pseudonym from {lines} "
-            f"where not is_held and patient_pseudonym is not null and feed_date in ({days})"
+            f"select distinct patient_pseudonym from {lines} "
+            f"where not is_held and patient_pseudonym is not null and feed_date in ({days}) "
+            "order by 1"
         )
+        sent = new[0].batch_id if len(new) == 1 else f"{new[0].batch_id}..{new[-1].batch_id}"
         records += [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{domain.name}:{MART}:{new[str(feed_date)[:10]]}",
+                scope=f"{domain.name}:{MART}:{run_id}:{sent}",
                 purpose=domain.disclosure.purpose,
                 recipient=domain.disclosure.recipient,
             )
-            for feed_date, pseudonym in sorted(rows, key=lambda row: (str(row[0]), row[1]))
+            for (pseudonym,) in rows
         ]
     if not records:
         return 0
