@@ -148,6 +148,7 @@ def retrying_session(
 
 def metrics_observer(tenant: str, stream: str, domain: str) -> Observer:
     """An observer counting waits and 429 answers in the domain's Prometheus metrics."""
+
     def observe(event: RetryEvent) -> None:
         metrics.rate_limit_wait(tenant, stream, domain, event.wait_seconds)
         if event.status == 429:
