@@ -1,6 +1,7 @@
-"""The FBDI writer: Arrow batches in, one deterministic zip holding a positional CSV out.
+"""The FBDI writer: Arrow batches in, one deterministic zip holding the positional CSVs out.
 
-Everything about the layout comes from the FormatSpec. Formatting and validation are vectorised
+Everything about the layout comes from the FormatSpec, including which CSVs the zip holds (most
+objects have one; Fixed Assets mass additions has two). Formatting and validation are vectorised
 with pyarrow.compute; each chunk of rows becomes one string array of CSV lines whose buffer is
 streamed straight into the zip entry.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from load.formats import ColumnSpec, FormatSpec
+from load.formats import ColumnSpec, CsvFileSpec, FormatSpec
 from load.zipfile_deterministic import BackgroundWriter, DeterministicZip
 
 CHUNK_ROWS = 4096  # small enough that rendering and DEFLATE overlap within a day's batch
@@ -45,13 +46,24 @@ class FbdiError(ValueError):
     """The batches cannot be written as this FBDI file."""
 
 
+class PartialSpecError(FbdiError):
+    """The spec documents only part of a layout, so its files would not load into Fusion."""
+
+
 class FbdiValidationError(FbdiError):
     """A row breaks the spec. Carries where, never what."""
 
-    def __init__(self, spec: FormatSpec, column: ColumnSpec, row: int | None, reason: str) -> None:
+    def __init__(
+        self,
+        spec: FormatSpec,
+        column: ColumnSpec,
+        row: int | None,
+        reason: str,
+        csv_file: str | None = None,
+    ) -> None:
         where = f"row {row}, " if row is not None else ""
         super().__init__(
-            f"{spec.object_name} {spec.release} {spec.csv_file}: {where}"
+            f"{spec.object_name} {spec.release} {csv_file or spec.csv_file}: {where}"
             f"column {column.position} {column.name}: {reason}"
         )
         self.column = column.name
@@ -105,35 +117,49 @@ class WrittenFile:
         return sum(f.rows for f in self.files)
 
 
-def write_fbdi_zip(
-    batches: Iterable[pa.RecordBatch], spec: FormatSpec, zip_path: Path
-) -> WrittenFile:
-    """Write `batches` as the spec's CSV inside a deterministic zip at `zip_path`.
+Batches = Iterable[pa.RecordBatch]
 
-    Input columns are matched to spec columns by lower-case name; spec columns missing from the
-    input are written empty and input columns outside the spec are ignored. On any error nothing
-    is left at `zip_path` (an existing file there is untouched).
+
+def write_fbdi_zip(
+    batches: Batches | Mapping[str, Batches],
+    spec: FormatSpec,
+    zip_path: Path,
+    *,
+    allow_partial: bool = False,
+) -> WrittenFile:
+    """Write the spec's CSVs inside a deterministic zip at `zip_path`.
+
+    `batches` feeds the primary CSV, or is a mapping from CSV name to batches; every CSV of the
+    spec is written, in spec order, those without batches empty. Input columns are matched to
+    spec columns by lower-case name; spec columns missing from the input are written empty and
+    input columns outside the spec are ignored. A spec that documents only part of a layout
+    raises PartialSpecError unless `allow_partial` (tests only: such a file would misload in
+    Fusion). On any error nothing is left at `zip_path` (an existing file there is untouched).
     """
+    if not spec.complete and not allow_partial:
+        partial = [f for f in spec.files if not f.complete]
+        raise PartialSpecError(
+            f"{spec.object_name} {spec.release}: "
+            + "; ".join(
+                f"{f.csv_file} documents {len(f.columns)} of "
+                f"{f.total_columns or 'an unknown number of'} columns"
+                for f in partial
+            )
+            + "; a partial layout cannot produce a file for Fusion"
+        )
+    by_file = _batches_by_file(batches, spec)
     zip_path = Path(zip_path)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
     try:
         totals = _TotalsAccumulator(spec)
-        csv_hash = hashlib.sha256()
-        rows = 0
-        with DeterministicZip(tmp) as archive, archive.open_entry(spec.csv_file) as entry:
-
-            def sink(data: memoryview) -> None:
-                entry.write(data)
-                csv_hash.update(data)
-
-            with BackgroundWriter(sink) as out:
-                for batch in batches:
-                    for offset in range(0, batch.num_rows, CHUNK_ROWS):
-                        chunk = batch.slice(offset, CHUNK_ROWS)
-                        out.write(_render_chunk(chunk, spec, rows, totals))
-                        rows += chunk.num_rows
-            csv_bytes = entry.bytes_written
+        with DeterministicZip(tmp) as archive:
+            written = tuple(
+                _write_csv(
+                    archive, by_file.get(f.csv_file, ()), spec, f, totals if i == 0 else None
+                )
+                for i, f in enumerate(spec.files)
+            )
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
             zip_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -146,31 +172,73 @@ def write_fbdi_zip(
         zip_path=zip_path,
         zip_sha256=zip_sha256,
         zip_bytes=zip_bytes,
-        files=(WrittenCsv(spec.csv_file, rows, csv_hash.hexdigest(), csv_bytes),),
+        files=written,
         control_totals=totals.result(),
     )
 
 
+def _batches_by_file(
+    batches: Batches | Mapping[str, Batches], spec: FormatSpec
+) -> dict[str, Batches]:
+    if not isinstance(batches, Mapping):
+        return {spec.csv_file: batches}
+    unknown = sorted(set(batches) - {f.csv_file for f in spec.files})
+    if unknown:
+        raise FbdiError(f"{spec.object_name} {spec.release}: no CSV called {unknown} in the spec")
+    return dict(batches)
+
+
+def _write_csv(
+    archive: DeterministicZip,
+    batches: Batches,
+    spec: FormatSpec,
+    file: CsvFileSpec,
+    totals: _TotalsAccumulator | None,
+) -> WrittenCsv:
+    """Stream one CSV entry into the zip."""
+    csv_hash = hashlib.sha256()
+    rows = 0
+    with archive.open_entry(file.csv_file) as entry:
+
+        def sink(data: memoryview) -> None:
+            entry.write(data)
+            csv_hash.update(data)
+
+        with BackgroundWriter(sink) as out:
+            for batch in batches:
+                for offset in range(0, batch.num_rows, CHUNK_ROWS):
+                    chunk = batch.slice(offset, CHUNK_ROWS)
+                    out.write(_render_chunk(chunk, spec, file, rows, totals))
+                    rows += chunk.num_rows
+        return WrittenCsv(file.csv_file, rows, csv_hash.hexdigest(), entry.bytes_written)
+
+
 def _render_chunk(
-    chunk: pa.RecordBatch, spec: FormatSpec, rows_before: int, totals: _TotalsAccumulator
+    chunk: pa.RecordBatch,
+    spec: FormatSpec,
+    file: CsvFileSpec,
+    rows_before: int,
+    totals: _TotalsAccumulator | None,
 ) -> memoryview:
     """Format, validate and join one chunk into CSV bytes; feed the control totals."""
     by_name: dict[str, pa.Array] = {}
     for name, array in zip(chunk.schema.names, chunk.columns, strict=True):
         key = name.lower()
         if key in by_name:
-            raise FbdiError(f"{spec.object_name} {spec.release}: input has column {key} twice")
+            raise FbdiError(f"{file.csv_file} {spec.release}: input has column {key} twice")
         by_name[key] = array
 
     formatted: dict[str, pa.Array] = {}
     problems: list[tuple[int, int, ColumnSpec, str]] = []
-    for col in spec.columns:
+    for col in file.columns:
         source = by_name.get(col.input_name)
         if source is None:
             if col.required:
-                raise FbdiValidationError(spec, col, None, "required column is not in the input")
+                raise FbdiValidationError(
+                    spec, col, None, "required column is not in the input", file.csv_file
+                )
             continue
-        text, invalid = _format_column(source, col, spec)
+        text, invalid = _format_column(source, col, spec, file)
         formatted[col.name] = text
         for mask, reason in _checks(text, invalid, col):
             first = _first_true(mask)
@@ -178,13 +246,16 @@ def _render_chunk(
                 problems.append((first, col.position, col, reason))
     if problems:
         first, _, col, reason = min(problems, key=lambda p: (p[0], p[1]))
-        raise FbdiValidationError(spec, col, rows_before + first + 1, reason)
+        raise FbdiValidationError(spec, col, rows_before + first + 1, reason, file.csv_file)
 
-    totals.add(formatted, chunk.num_rows)
-    return _join_lines(spec, formatted, chunk.num_rows)
+    if totals is not None:
+        totals.add(formatted, chunk.num_rows)
+    return _join_lines(file, formatted, chunk.num_rows)
 
 
-def _format_column(array: pa.Array, col: ColumnSpec, spec: FormatSpec) -> tuple[pa.Array, pa.Array]:
+def _format_column(
+    array: pa.Array, col: ColumnSpec, spec: FormatSpec, file: CsvFileSpec
+) -> tuple[pa.Array, pa.Array]:
     """Render one input column as text for its spec type; also return a mask of unparsable rows."""
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
@@ -199,12 +270,20 @@ def _format_column(array: pa.Array, col: ColumnSpec, spec: FormatSpec) -> tuple[
             text = pc.cast(array, _STR)
     except _Unsupported:
         raise FbdiValidationError(
-            spec, col, None, f"input type {array.type} cannot be written as {col.type}"
+            spec,
+            col,
+            None,
+            f"input type {array.type} cannot be written as {col.type}",
+            file.csv_file,
         ) from None
     except pa.ArrowException as exc:
         # Arrow messages can quote the value, so only the exception class is kept.
         raise FbdiValidationError(
-            spec, col, None, f"could not be formatted as {col.type} ({type(exc).__name__})"
+            spec,
+            col,
+            None,
+            f"could not be formatted as {col.type} ({type(exc).__name__})",
+            file.csv_file,
         ) from None
     invalid = pc.and_(pc.is_valid(array), pc.is_null(text))
     return text, invalid
@@ -332,11 +411,14 @@ def _quote(text: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, text)
 
 
-def _join_lines(spec: FormatSpec, formatted: dict[str, pa.Array], num_rows: int) -> memoryview:
-    """Join the fields of every row with commas and end each line with `\\n`; return the bytes."""
+def _join_lines(file: CsvFileSpec, formatted: dict[str, pa.Array], num_rows: int) -> memoryview:
+    """Join the fields of every row with commas and end each line with `\\n`; return the bytes.
+
+    Positions a partial spec does not document are written empty, up to the file's field count.
+    """
     if not formatted:
         # The join needs at least one array to know the row count.
-        formatted = {spec.columns[0].name: pa.nulls(num_rows, _STR)}
+        formatted = {file.columns[0].name: pa.nulls(num_rows, _STR)}
     args: list[pa.Array | pa.Scalar] = []
     empty_run = 0
 
@@ -347,13 +429,17 @@ def _join_lines(spec: FormatSpec, formatted: dict[str, pa.Array], num_rows: int)
             args.append(_s("," * (empty_run - 1)))
             empty_run = 0
 
-    for col in spec.columns:
+    position = 0
+    for col in file.columns:
+        empty_run += col.position - position - 1
+        position = col.position
         text = formatted.get(col.name)
         if text is None:
             empty_run += 1
             continue
         flush_empty_run()
         args.append(_quote(text) if col.type == "text" else text)
+    empty_run += file.field_count - position
     flush_empty_run()
     lines = pc.binary_join_element_wise(
         *args, _s(","), null_handling="replace", null_replacement=""

@@ -1,14 +1,18 @@
-"""Per-release FBDI format specs: load, validate and compare `load/formats/<release>/<Object>.yml`.
+"""Per-release format specs: load, validate and compare `load/formats/<release>/<Object>.yml`.
 
-A spec is data: the positional column layout of one Fusion interface CSV plus the facts needed to
-package and submit it. The writer in `load.fbdi` is driven entirely by it.
+A spec is data. An FBDI spec gives the positional layout of each interface CSV of one object's
+zip plus the facts needed to package and submit it; the writer in `load.fbdi` is driven entirely
+by it. A spec whose layout the reference only partly documents says so (`complete: false`) and
+the writer refuses to produce files from it for Fusion. An HDL spec (`format: hdl`) lists the
+components of one `.dat` file in hierarchy order with their attributes; `load.hdl` writes and
+validates files from it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,13 +64,29 @@ class EssParameter:
 
 @dataclass(frozen=True)
 class EssJobSpec:
-    """The object's import job and the layout of its comma-separated ParameterList."""
+    """The object's import job and the layout of its comma-separated ParameterList.
+
+    `parameter_count` is the number of positions the job takes when the reference documents it;
+    `None` means unknown. A ParameterList is only built when every position is documented.
+    """
 
     name: str
     parameters: tuple[EssParameter, ...]
+    parameter_count: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when every position of the ParameterList is documented."""
+        return bool(self.parameters) and self.parameter_count == len(self.parameters)
 
     def parameter_list(self, values: Mapping[str, str]) -> str:
         """Build the ParameterList from values keyed by parameter name; defaults fill gaps."""
+        if not self.complete:
+            known = self.parameter_count if self.parameter_count is not None else "unknown"
+            raise ValueError(
+                f"{self.name}: ParameterList layout is only partly documented "
+                f"({len(self.parameters)} of {known} positions)"
+            )
         unknown = set(values) - {p.name for p in self.parameters}
         if unknown:
             raise ValueError(f"unknown ESS parameters: {sorted(unknown)}")
@@ -85,36 +105,97 @@ class EssJobSpec:
 
 @dataclass(frozen=True)
 class ControlTotalsSpec:
-    """Which columns group the control totals and which amount columns are summed."""
+    """Which columns group the control totals and which amount columns are summed (maybe none)."""
 
     group_by: tuple[str, ...]
     sum: tuple[str, ...]
 
 
 @dataclass(frozen=True)
+class CsvFileSpec:
+    """One CSV of the zip: an interface-table sheet and its positional layout.
+
+    A complete file lists every field (positions 1..N). A partial one (`complete` false) lists
+    only the fields the reference documents, at their positions, with gaps; `total_columns` is the
+    documented field count of the real layout, or None when the reference leaves it open.
+    """
+
+    sheet: str
+    csv_file: str
+    control_file: str
+    columns: tuple[ColumnSpec, ...]
+    complete: bool = True
+    total_columns: int | None = None
+
+    @property
+    def field_count(self) -> int:
+        """Fields written on every row: the full count when known, else the last documented."""
+        return self.total_columns or self.columns[-1].position
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column called `name` (upper-case spec name)."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.csv_file} has no column {name}")
+
+
+CONFIDENCE_LEVELS = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
 class FormatSpec:
-    """The validated content of one `<release>/<Object>.yml`."""
+    """The validated content of one FBDI `<release>/<Object>.yml`; `files[0]` is the primary CSV."""
 
     release: str
     object_name: str
     description: str
     template: str
-    sheet: str
-    csv_file: str
-    control_file: str
     zip_name_pattern: str
     ucm_document_account: str
     date_format: str
     ess_job: EssJobSpec
     control_totals: ControlTotalsSpec
     sources: str
-    columns: tuple[ColumnSpec, ...]
+    files: tuple[CsvFileSpec, ...]
     path: Path
+    confidence: str = "high"
+    follow_up_jobs: tuple[EssJobSpec, ...] = ()
+
+    @property
+    def primary(self) -> CsvFileSpec:
+        """The first CSV: the one the control totals are taken from."""
+        return self.files[0]
+
+    @property
+    def sheet(self) -> str:
+        """Sheet of the primary CSV."""
+        return self.primary.sheet
+
+    @property
+    def csv_file(self) -> str:
+        """Name of the primary CSV."""
+        return self.primary.csv_file
+
+    @property
+    def control_file(self) -> str:
+        """SQL*Loader control file of the primary CSV."""
+        return self.primary.control_file
+
+    @property
+    def columns(self) -> tuple[ColumnSpec, ...]:
+        """Documented columns of the primary CSV."""
+        return self.primary.columns
 
     @property
     def field_count(self) -> int:
-        """Number of fields on every CSV row."""
-        return len(self.columns)
+        """Number of fields on every row of the primary CSV."""
+        return self.primary.field_count
+
+    @property
+    def complete(self) -> bool:
+        """True when every CSV's layout is fully documented, so files can go to a real Fusion."""
+        return all(f.complete for f in self.files)
 
     @property
     def strftime_format(self) -> str:
@@ -122,71 +203,154 @@ class FormatSpec:
         return DATE_FORMATS[self.date_format]
 
     def column(self, name: str) -> ColumnSpec:
-        """The column called `name` (upper-case spec name)."""
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.object_name} {self.release} has no column {name}")
+        """The column called `name` in the primary CSV."""
+        try:
+            return self.primary.column(name)
+        except KeyError:
+            raise KeyError(f"{self.object_name} {self.release} has no column {name}") from None
+
+    def file(self, csv_file: str) -> CsvFileSpec:
+        """The CSV called `csv_file`."""
+        for f in self.files:
+            if f.csv_file == csv_file:
+                return f
+        raise KeyError(f"{self.object_name} {self.release} has no CSV {csv_file}")
 
     def zip_name(self, batch_id: str) -> str:
         """The zip file name for a batch, from the spec's `zip_name_pattern`."""
         return self.zip_name_pattern.format(batch_id=batch_id)
 
 
-_HEADER_KEYS = (
+HdlType = Literal["text", "integer", "date"]
+HDL_TYPES: tuple[str, ...] = ("text", "integer", "date")
+_HDL_ATTRIBUTE_RE = re.compile(r"^[A-Z][A-Za-z0-9_]*(\([A-Za-z]+\))?$")
+_DISCRIMINATOR_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class HdlAttribute:
+    """One attribute of an HDL component; `name` is exact and case-sensitive."""
+
+    name: str
+    type: HdlType = "text"
+    required: bool = False
+    description: str | None = None
+
+    @property
+    def input_name(self) -> str:
+        """The snake_case column name also accepted in input batches (`PersonId(SourceSystemId)`
+        -> `person_id_source_system_id`)."""
+        spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", self.name)
+        return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class HdlComponent:
+    """One discriminator: its attributes, its parent and the attribute that references it."""
+
+    name: str
+    attributes: tuple[HdlAttribute, ...]
+    parent: str | None = None
+    parent_reference: str | None = None
+    required_children: tuple[str, ...] = ()
+
+    def attribute(self, name: str) -> HdlAttribute:
+        """The attribute called `name`."""
+        for attr in self.attributes:
+            if attr.name == name:
+                return attr
+        raise KeyError(f"{self.name} has no attribute {name}")
+
+
+@dataclass(frozen=True)
+class HdlSpec:
+    """The validated content of one HDL `<release>/<Object>.yml`; components in file order."""
+
+    release: str
+    object_name: str
+    description: str
+    dat_file: str
+    zip_name_pattern: str
+    sources: str
+    components: tuple[HdlComponent, ...]
+    path: Path
+    confidence: str = "high"
+
+    def component(self, name: str) -> HdlComponent:
+        """The component whose discriminator is `name`."""
+        for comp in self.components:
+            if comp.name == name:
+                return comp
+        raise KeyError(f"{self.object_name} {self.release} has no component {name}")
+
+    def zip_name(self, batch_id: str) -> str:
+        """The zip name for a batch; HDL wants it alphanumeric, so other characters are dropped."""
+        return self.zip_name_pattern.format(batch_id=re.sub(r"[^A-Za-z0-9]", "", batch_id))
+
+
+AnySpec = FormatSpec | HdlSpec
+
+_FBDI_KEYS = (
     "release",
     "object",
     "description",
     "template",
-    "sheet",
-    "csv_file",
-    "control_file",
     "zip_name_pattern",
     "ucm_document_account",
     "date_format",
     "ess_job",
     "control_totals",
     "sources",
-    "columns",
 )
+_FILE_KEYS = ("sheet", "csv_file", "control_file", "columns")
+_FILE_OPTIONAL = ("complete", "total_columns")
+_FBDI_OPTIONAL = ("format", "confidence", "follow_up_jobs", "files", *_FILE_KEYS, *_FILE_OPTIONAL)
+_HDL_KEYS = ("format", "release", "object", "description", "dat_file", "zip_name_pattern")
+_HDL_REQUIRED = (*_HDL_KEYS, "sources", "components")
 
 
-def spec_path(release: str, object_name: str) -> Path:
+def spec_path(release: str, object_name: str, formats_dir: Path = FORMATS_DIR) -> Path:
     """Where the spec for `object_name` in `release` lives."""
-    return FORMATS_DIR / release / f"{object_name}.yml"
+    return formats_dir / release / f"{object_name}.yml"
 
 
-def available_releases() -> list[str]:
+def available_releases(formats_dir: Path = FORMATS_DIR) -> list[str]:
     """Releases that have a spec directory, oldest first (`25B` < `25C` < `26A`)."""
-    if not FORMATS_DIR.is_dir():
+    if not formats_dir.is_dir():
         return []
-    found = [p.name for p in FORMATS_DIR.iterdir() if p.is_dir() and _RELEASE_RE.match(p.name)]
+    found = [p.name for p in formats_dir.iterdir() if p.is_dir() and _RELEASE_RE.match(p.name)]
     return sorted(found, key=lambda r: (int(r[:2]), r[2]))
 
 
-def available_objects(release: str) -> list[str]:
+def available_objects(release: str, formats_dir: Path = FORMATS_DIR) -> list[str]:
     """Object names with a spec in `release`."""
-    return sorted(p.stem for p in (FORMATS_DIR / release).glob("*.yml"))
+    return sorted(p.stem for p in (formats_dir / release).glob("*.yml"))
 
 
-def load_spec(release: str, object_name: str) -> FormatSpec:
-    """Load and validate `load/formats/<release>/<object_name>.yml`."""
-    return load_spec_file(spec_path(release, object_name))
+def load_spec(release: str, object_name: str, formats_dir: Path = FORMATS_DIR) -> AnySpec:
+    """Load and validate `<formats_dir>/<release>/<object_name>.yml` (FBDI or HDL)."""
+    return load_spec_file(spec_path(release, object_name, formats_dir))
 
 
-def load_spec_file(path: Path) -> FormatSpec:
-    """Load and validate a spec file at any path (the release and object come from its content)."""
+def load_spec_file(path: Path) -> AnySpec:
+    """Load and validate a spec file at any path (the release and object come from its content).
+
+    `format: hdl` selects an HDL spec; without `format` (or `format: fbdi`) it is an FBDI spec.
+    """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FormatSpecError(f"{path}: no such format spec") from None
     except yaml.YAMLError as exc:
         raise FormatSpecError(f"{path}: not valid YAML ({exc})") from None
-    return _SpecReader(path).read(raw)
+    reader = _SpecReader(path)
+    if isinstance(raw, dict) and raw.get("format") == "hdl":
+        return reader.read_hdl(raw)
+    return reader.read(raw)
 
 
 class _SpecReader:
-    """Turns parsed YAML into a FormatSpec, raising errors that name the file and the key."""
+    """Turns parsed YAML into a spec, raising errors that name the file and the key."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -212,54 +376,132 @@ class _SpecReader:
             raise self.fail(key, "must be a non-empty string")
         return value
 
-    def text_list(self, value: Any, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list) or not value:
+    def text_list(self, value: Any, key: str, allow_empty: bool = False) -> tuple[str, ...]:
+        if not isinstance(value, list) or not (value or allow_empty):
             raise self.fail(key, "must be a non-empty list")
         return tuple(self.text(v, f"{key}[{i}]") for i, v in enumerate(value))
 
-    def read(self, raw: Any) -> FormatSpec:
-        doc = self.mapping(raw, "", _HEADER_KEYS)
+    def flag(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def count(self, value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(key, "must be a positive integer")
+        return value
+
+    def header(self, doc: dict, kind: str) -> tuple[str, str]:
+        """Release and object, checked against where the file lives."""
+        if doc.get("format", kind) != kind:
+            raise self.fail("format", "must be fbdi or hdl")
         release = self.text(doc["release"], "release")
         if not _RELEASE_RE.match(release):
             raise self.fail("release", "must look like 25B (two-digit year, A-D)")
         object_name = self.text(doc["object"], "object")
         if self.path.stem != object_name or self.path.parent.name != release:
             raise self.fail("object", f"file must be at {release}/{object_name}.yml")
+        return release, object_name
+
+    def confidence(self, doc: dict) -> str:
+        level = doc.get("confidence", "high")
+        if level not in CONFIDENCE_LEVELS:
+            raise self.fail("confidence", f"must be one of {list(CONFIDENCE_LEVELS)}")
+        return level
+
+    def read(self, raw: Any) -> FormatSpec:
+        doc = self.mapping(raw, "", _FBDI_KEYS, _FBDI_OPTIONAL)
+        release, object_name = self.header(doc, "fbdi")
         date_format = self.text(doc["date_format"], "date_format")
         if date_format not in DATE_FORMATS:
             raise self.fail("date_format", f"must be one of {sorted(DATE_FORMATS)}")
         pattern = self.text(doc["zip_name_pattern"], "zip_name_pattern")
         if "{batch_id}" not in pattern or not pattern.endswith(".zip"):
             raise self.fail("zip_name_pattern", "must contain {batch_id} and end with .zip")
-        columns = self.columns(doc["columns"])
-        names = {c.name for c in columns}
+        files = self.files(doc)
+        names = {c.name for c in files[0].columns}
+        follow_ups = doc.get("follow_up_jobs", [])
+        if not isinstance(follow_ups, list):
+            raise self.fail("follow_up_jobs", "must be a list")
         return FormatSpec(
             release=release,
             object_name=object_name,
             description=self.text(doc["description"], "description"),
             template=self.text(doc["template"], "template"),
-            sheet=self.text(doc["sheet"], "sheet"),
-            csv_file=self.text(doc["csv_file"], "csv_file"),
-            control_file=self.text(doc["control_file"], "control_file"),
             zip_name_pattern=pattern,
             ucm_document_account=self.text(doc["ucm_document_account"], "ucm_document_account"),
             date_format=date_format,
-            ess_job=self.ess_job(doc["ess_job"], names),
-            control_totals=self.control_totals(doc["control_totals"], columns),
+            ess_job=self.ess_job(doc["ess_job"], "ess_job", names),
+            control_totals=self.control_totals(doc["control_totals"], files[0].columns),
             sources=self.text(doc["sources"], "sources"),
-            columns=columns,
+            files=files,
             path=self.path,
+            confidence=self.confidence(doc),
+            follow_up_jobs=tuple(
+                self.ess_job(job, f"follow_up_jobs[{i}]", names) for i, job in enumerate(follow_ups)
+            ),
         )
 
-    def columns(self, value: Any) -> tuple[ColumnSpec, ...]:
+    def files(self, doc: dict) -> tuple[CsvFileSpec, ...]:
+        """Either one CSV described at the top level, or a `files` list (primary first)."""
+        top_level = [k for k in (*_FILE_KEYS, *_FILE_OPTIONAL) if k in doc]
+        if "files" not in doc:
+            self.mapping({k: doc[k] for k in top_level}, "", _FILE_KEYS, _FILE_OPTIONAL)
+            return (self.csv_file(doc, ""),)
+        if top_level:
+            raise self.fail(top_level[0], "not allowed next to files")
+        items = doc["files"]
+        if not isinstance(items, list) or not items:
+            raise self.fail("files", "must be a non-empty list")
+        out = tuple(
+            self.csv_file(
+                self.mapping(item, f"files[{i}]", _FILE_KEYS, _FILE_OPTIONAL), f"files[{i}]"
+            )
+            for i, item in enumerate(items)
+        )
+        seen: set[str] = set()
+        for i, f in enumerate(out):
+            if f.csv_file in seen:
+                raise self.fail(f"files[{i}].csv_file", f"duplicate CSV {f.csv_file}")
+            seen.add(f.csv_file)
+        return out
+
+    def csv_file(self, doc: dict, prefix: str) -> CsvFileSpec:
+        def key(name: str) -> str:
+            return f"{prefix}.{name}" if prefix else name
+
+        complete = self.flag(doc.get("complete", True), key("complete"))
+        total = doc.get("total_columns")
+        if total is not None:
+            total = self.count(total, key("total_columns"))
+        columns = self.columns(doc["columns"], key("columns"))
+        last = columns[-1].position
+        if complete and (total not in (None, last) or last != len(columns)):
+            raise self.fail(key("columns"), "a complete file lists every position 1..N, no gaps")
+        if total is not None and last > total:
+            raise self.fail(key("total_columns"), f"is {total} but a column sits at {last}")
+        return CsvFileSpec(
+            sheet=self.text(doc["sheet"], key("sheet")),
+            csv_file=self.text(doc["csv_file"], key("csv_file")),
+            control_file=self.text(doc["control_file"], key("control_file")),
+            columns=columns,
+            complete=complete,
+            total_columns=total if total is not None else (last if complete else None),
+        )
+
+    def columns(self, value: Any, prefix: str) -> tuple[ColumnSpec, ...]:
         if not isinstance(value, list) or not value:
-            raise self.fail("columns", "must be a non-empty list")
+            raise self.fail(prefix, "must be a non-empty list")
         out: list[ColumnSpec] = []
         seen: set[str] = set()
+        position = 0
         for i, item in enumerate(value):
-            key = f"columns[{i}]"
+            key = f"{prefix}[{i}]"
             col = self.mapping(
-                item, key, ("name", "type"), ("required", "max_size", "allowed", "description")
+                item,
+                key,
+                ("name", "type"),
+                ("position", "required", "max_size", "allowed", "description"),
             )
             name = self.text(col["name"], f"{key}.name")
             if not _COLUMN_NAME_RE.match(name):
@@ -267,17 +509,18 @@ class _SpecReader:
             if name in seen:
                 raise self.fail(f"{key}.name", f"duplicate column {name}")
             seen.add(name)
+            # Without `position` a column follows the previous one; with it, gaps are explicit.
+            explicit = col.get("position", position + 1)
+            if self.count(explicit, f"{key}.position") <= position:
+                raise self.fail(f"{key}.position", "positions must increase")
+            position = explicit
             col_type = col["type"]
             if col_type not in COLUMN_TYPES:
                 raise self.fail(f"{key}.type", f"must be one of {list(COLUMN_TYPES)}")
-            required = col.get("required", False)
-            if not isinstance(required, bool):
-                raise self.fail(f"{key}.required", "must be true or false")
+            required = self.flag(col.get("required", False), f"{key}.required")
             max_size = col.get("max_size")
-            if max_size is not None and (
-                isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1
-            ):
-                raise self.fail(f"{key}.max_size", "must be a positive integer")
+            if max_size is not None:
+                max_size = self.count(max_size, f"{key}.max_size")
             allowed: tuple[str, ...] = ()
             if "allowed" in col:
                 allowed = self.text_list(col["allowed"], f"{key}.allowed")
@@ -286,17 +529,19 @@ class _SpecReader:
             description = col.get("description")
             if description is not None:
                 description = self.text(description, f"{key}.description")
-            out.append(ColumnSpec(i + 1, name, col_type, required, max_size, allowed, description))
+            out.append(
+                ColumnSpec(position, name, col_type, required, max_size, allowed, description)
+            )
         return tuple(out)
 
-    def ess_job(self, value: Any, names: set[str]) -> EssJobSpec:
-        job = self.mapping(value, "ess_job", ("name", "parameters"))
+    def ess_job(self, value: Any, prefix: str, names: set[str]) -> EssJobSpec:
+        job = self.mapping(value, prefix, ("name", "parameters"), ("parameter_count",))
         params = job["parameters"]
-        if not isinstance(params, list) or not params:
-            raise self.fail("ess_job.parameters", "must be a non-empty list")
+        if not isinstance(params, list):
+            raise self.fail(f"{prefix}.parameters", "must be a list (empty when undocumented)")
         out = []
         for i, item in enumerate(params):
-            key = f"ess_job.parameters[{i}]"
+            key = f"{prefix}.parameters[{i}]"
             param = self.mapping(item, key, ("name",), ("column", "default", "allowed"))
             column = param.get("column")
             if column is not None and self.text(column, f"{key}.column") not in names:
@@ -309,13 +554,16 @@ class _SpecReader:
                 allowed = self.text_list(param["allowed"], f"{key}.allowed")
             name = self.text(param["name"], f"{key}.name")
             out.append(EssParameter(name, column, default, allowed))
-        return EssJobSpec(self.text(job["name"], "ess_job.name"), tuple(out))
+        count = job.get("parameter_count", len(out) or None)
+        if count is not None and self.count(count, f"{prefix}.parameter_count") < len(out):
+            raise self.fail(f"{prefix}.parameter_count", "is smaller than the parameters listed")
+        return EssJobSpec(self.text(job["name"], f"{prefix}.name"), tuple(out), count)
 
     def control_totals(self, value: Any, columns: tuple[ColumnSpec, ...]) -> ControlTotalsSpec:
         totals = self.mapping(value, "control_totals", ("group_by", "sum"))
         by_name = {c.name: c for c in columns}
         group_by = self.text_list(totals["group_by"], "control_totals.group_by")
-        summed = self.text_list(totals["sum"], "control_totals.sum")
+        summed = self.text_list(totals["sum"], "control_totals.sum", allow_empty=True)
         for key, names in (("group_by", group_by), ("sum", summed)):
             for i, name in enumerate(names):
                 if name not in by_name:
@@ -324,6 +572,80 @@ class _SpecReader:
             if by_name[name].type != "amount":
                 raise self.fail(f"control_totals.sum[{i}]", f"{name} is not an amount column")
         return ControlTotalsSpec(group_by, summed)
+
+    def read_hdl(self, raw: dict) -> HdlSpec:
+        doc = self.mapping(raw, "", _HDL_REQUIRED, ("confidence",))
+        release, object_name = self.header(doc, "hdl")
+        dat_file = self.text(doc["dat_file"], "dat_file")
+        if dat_file != f"{object_name}.dat":
+            raise self.fail("dat_file", f"must be {object_name}.dat (HDL names files by object)")
+        pattern = self.text(doc["zip_name_pattern"], "zip_name_pattern")
+        if not re.fullmatch(r"[A-Za-z0-9]*\{batch_id\}[A-Za-z0-9]*\.zip", pattern):
+            raise self.fail("zip_name_pattern", "must be alphanumeric around {batch_id}, .zip")
+        items = doc["components"]
+        if not isinstance(items, list) or not items:
+            raise self.fail("components", "must be a non-empty list")
+        components: list[HdlComponent] = []
+        for i, item in enumerate(items):
+            components.append(self.component(item, f"components[{i}]", components))
+        components_by_name = {c.name: c for c in components}
+        names = set(components_by_name)
+        for i, comp in enumerate(components):
+            for child in comp.required_children:
+                if child not in names or components_by_name[child].parent != comp.name:
+                    raise self.fail(f"components[{i}].required_children", f"{child} is no child")
+        return HdlSpec(
+            release=release,
+            object_name=object_name,
+            description=self.text(doc["description"], "description"),
+            dat_file=dat_file,
+            zip_name_pattern=pattern,
+            sources=self.text(doc["sources"], "sources"),
+            components=tuple(components),
+            path=self.path,
+            confidence=self.confidence(doc),
+        )
+
+    def component(self, value: Any, key: str, before: list[HdlComponent]) -> HdlComponent:
+        comp = self.mapping(
+            value,
+            key,
+            ("name", "attributes"),
+            ("parent", "parent_reference", "required_children"),
+        )
+        name = self.text(comp["name"], f"{key}.name")
+        if not _DISCRIMINATOR_RE.match(name) or name in {c.name for c in before}:
+            raise self.fail(f"{key}.name", "must be a new CamelCase discriminator")
+        parent = comp.get("parent")
+        if parent is not None and parent not in {c.name for c in before}:
+            raise self.fail(f"{key}.parent", "must name a component listed before this one")
+        attrs = comp["attributes"]
+        if not isinstance(attrs, list) or not attrs:
+            raise self.fail(f"{key}.attributes", "must be a non-empty list")
+        out: list[HdlAttribute] = []
+        for j, item in enumerate(attrs):
+            akey = f"{key}.attributes[{j}]"
+            attr = self.mapping(item, akey, ("name",), ("type", "required", "description"))
+            attr_name = self.text(attr["name"], f"{akey}.name")
+            if not _HDL_ATTRIBUTE_RE.match(attr_name) or attr_name in {a.name for a in out}:
+                raise self.fail(f"{akey}.name", "must be a new attribute name")
+            attr_type = attr.get("type", "text")
+            if attr_type not in HDL_TYPES:
+                raise self.fail(f"{akey}.type", f"must be one of {list(HDL_TYPES)}")
+            description = attr.get("description")
+            if description is not None:
+                description = self.text(description, f"{akey}.description")
+            required = self.flag(attr.get("required", False), f"{akey}.required")
+            out.append(HdlAttribute(attr_name, attr_type, required, description))
+        reference = comp.get("parent_reference")
+        if (reference is None) != (parent is None):
+            raise self.fail(f"{key}.parent_reference", "is given exactly when parent is")
+        if reference is not None and reference not in {a.name for a in out}:
+            raise self.fail(f"{key}.parent_reference", f"no attribute {reference}")
+        children = ()
+        if "required_children" in comp:
+            children = self.text_list(comp["required_children"], f"{key}.required_children")
+        return HdlComponent(name, tuple(out), parent, reference, children)
 
 
 @dataclass(frozen=True)
@@ -346,9 +668,10 @@ class ChangedAttribute:
 
 
 @dataclass(frozen=True)
-class SpecDiff:
-    """What changed from spec `a` to spec `b`."""
+class FileDiff:
+    """What changed in one CSV (matched by sheet) from spec `a` to spec `b`."""
 
+    sheet: str
     added: tuple[ColumnSpec, ...]
     removed: tuple[ColumnSpec, ...]
     moved: tuple[MovedColumn, ...]
@@ -357,32 +680,89 @@ class SpecDiff:
 
     @property
     def empty(self) -> bool:
-        """True when the two specs describe the same file and submission."""
+        """True when the CSV layout did not change."""
         return not (self.added or self.removed or self.moved or self.changed or self.header_changed)
+
+
+@dataclass(frozen=True)
+class SpecDiff:
+    """What changed from spec `a` to spec `b`: the spec header, CSVs added or removed, and a
+    FileDiff per shared CSV. `added`/`removed`/`moved`/`changed` gather the columns of all CSVs."""
+
+    header_changed: tuple[ChangedAttribute, ...]
+    files: tuple[FileDiff, ...] = ()
+    files_added: tuple[str, ...] = ()
+    files_removed: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> tuple[ColumnSpec, ...]:
+        """Columns only in `b`, as they are in `b`."""
+        return tuple(c for f in self.files for c in f.added)
+
+    @property
+    def removed(self) -> tuple[ColumnSpec, ...]:
+        """Columns only in `a`, as they are in `a`."""
+        return tuple(c for f in self.files for c in f.removed)
+
+    @property
+    def moved(self) -> tuple[MovedColumn, ...]:
+        """Shared columns whose relative order changed."""
+        return tuple(m for f in self.files for m in f.moved)
+
+    @property
+    def changed(self) -> tuple[ChangedAttribute, ...]:
+        """Attributes of shared columns that differ."""
+        return tuple(c for f in self.files for c in f.changed)
+
+    @property
+    def empty(self) -> bool:
+        """True when the two specs describe the same files and submission."""
+        return not (
+            self.header_changed
+            or self.files_added
+            or self.files_removed
+            or any(not f.empty for f in self.files)
+        )
 
 
 _COMPARED_HEADER = (
     "object_name",
     "template",
-    "sheet",
-    "csv_file",
-    "control_file",
     "zip_name_pattern",
     "ucm_document_account",
     "date_format",
     "ess_job",
     "control_totals",
+    "confidence",
+    "follow_up_jobs",
 )
+_COMPARED_FILE = ("csv_file", "control_file", "complete", "total_columns")
 _COMPARED_COLUMN = ("type", "required", "max_size", "allowed", "description")
 
 
 def diff_specs(a: FormatSpec, b: FormatSpec) -> SpecDiff:
-    """Compare two specs column by column.
+    """Compare two FBDI specs: header, then each CSV matched by its sheet, column by column.
 
     `added`/`removed` carry the column as it is in `b`/`a`. `moved` lists shared columns whose
     order relative to the other shared columns changed; positions that only shift because columns
     were added or removed before them are not reported as moves.
     """
+    header = tuple(
+        ChangedAttribute(a.object_name, name, getattr(a, name), getattr(b, name))
+        for name in _COMPARED_HEADER
+        if getattr(a, name) != getattr(b, name)
+    )
+    a_files = {f.sheet: f for f in a.files}
+    b_files = {f.sheet: f for f in b.files}
+    return SpecDiff(
+        header_changed=header,
+        files=tuple(_diff_files(a_files[s], f) for s, f in b_files.items() if s in a_files),
+        files_added=tuple(f.csv_file for s, f in b_files.items() if s not in a_files),
+        files_removed=tuple(f.csv_file for s, f in a_files.items() if s not in b_files),
+    )
+
+
+def _diff_files(a: CsvFileSpec, b: CsvFileSpec) -> FileDiff:
     a_cols = {c.name: c for c in a.columns}
     b_cols = {c.name: c for c in b.columns}
     added = tuple(c for c in b.columns if c.name not in a_cols)
@@ -402,11 +782,11 @@ def diff_specs(a: FormatSpec, b: FormatSpec) -> SpecDiff:
         if getattr(a_cols[n], attr) != getattr(b_cols[n], attr)
     )
     header = tuple(
-        ChangedAttribute(a.object_name, f.name, getattr(a, f.name), getattr(b, f.name))
-        for f in fields(FormatSpec)
-        if f.name in _COMPARED_HEADER and getattr(a, f.name) != getattr(b, f.name)
+        ChangedAttribute(a.sheet, name, getattr(a, name), getattr(b, name))
+        for name in _COMPARED_FILE
+        if getattr(a, name) != getattr(b, name)
     )
-    return SpecDiff(added, removed, moved, changed, header)
+    return FileDiff(a.sheet, added, removed, moved, changed, header)
 
 
 def _longest_common_subsequence(a: list[str], b: list[str]) -> set[str]:
