@@ -6,12 +6,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sandbox import epic_resolute
+from sandbox import epic_resolute, fusion
 from sandbox.endpoints import endpoints_path, update_endpoints
 from sandbox.standin import GenerationRequest, StandIn
 
 # Every stand-in of the sandbox, in generation order. New stand-ins are added here.
-STAND_INS: tuple[StandIn, ...] = (epic_resolute.STAND_IN,)
+STAND_INS: tuple[StandIn, ...] = (epic_resolute.STAND_IN, fusion.STAND_IN)
 
 DEFAULT_START = date(2026, 10, 1)
 DEFAULT_DAYS = 31

@@ -1,0 +1,37 @@
+"""Simulated Oracle Fusion Cloud: a loopback HTTP server that judges Journal Import uploads.
+
+Start it with `stand_in("fusion").start(out_dir)` (from `sandbox.generate`) or
+`FusionSimulator(endpoints_path(out_dir)).start()`; either registers
+`{"kind": "http", "url": ...}` under `fusion` in the endpoints file, and `stop()` removes it.
+The contract it implements is docs/fusion_contract.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sandbox.endpoints import endpoints_path
+from sandbox.fusion import chart
+from sandbox.fusion.server import NAME, FusionSimulator
+from sandbox.standin import GenerationRequest, StandIn
+
+__all__ = ["STAND_IN", "FusionSimulator"]
+
+
+def describe(request: GenerationRequest) -> dict[str, Any]:
+    """Nothing to write: the simulator keeps its state in memory. Summarise its world."""
+    return {
+        "server": "started on demand: stand_in('fusion').start(out_dir)",
+        "ledger_id": chart.LEDGER_ID,
+        "ledger_name": chart.LEDGER_NAME,
+        "combinations": len(chart.chart_of_accounts()),
+    }
+
+
+def server_for(out_dir: Path) -> FusionSimulator:
+    """A fresh simulator that publishes itself in `out_dir`'s endpoints file."""
+    return FusionSimulator(endpoints_path(out_dir))
+
+
+STAND_IN = StandIn(name=NAME, kind="http", generate=describe, server=server_for)
