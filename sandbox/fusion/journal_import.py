@@ -14,11 +14,11 @@ import re
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
-from load.formats import FormatSpec, load_spec
+from load.formats import ColumnSpec, FormatSpec, load_spec
 from sandbox.fusion.ledger import CENT, Books, PostedLine
 
 RELEASE = "25B"
@@ -34,6 +34,8 @@ REJECTED_HEADER = (
 _DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 _INTEGER = re.compile(r"^-?\d+$")
 _SEGMENTS = 6
+_USED_SEGMENTS = tuple(f"SEGMENT{i}" for i in range(1, _SEGMENTS + 1))
+_UNUSED_SEGMENTS = tuple(f"SEGMENT{i}" for i in range(_SEGMENTS + 1, 31))
 _JOURNAL_KEY = ("LEDGER_ID", "GROUP_ID", "REFERENCE1", "REFERENCE4")
 
 
@@ -198,7 +200,8 @@ def _numbered(rows: list[Row]) -> list[tuple[int, Row]]:
 
 def _row_problem(row: Row, params: JobParameters, books: Books) -> tuple[str, str] | None:
     """The first reason this row cannot post, as (code, message), in Fusion's check order."""
-    for column in spec().columns:
+    constrained, dates = _checked_columns()
+    for column in constrained:
         value = row[column.name]
         if column.required and not value:
             return "ER01", f"required column {column.name} is empty"
@@ -206,9 +209,9 @@ def _row_problem(row: Row, params: JobParameters, books: Books) -> tuple[str, st
             return "ER01", f"column {column.name} must be {' or '.join(column.allowed)}"
     if not row["ENTERED_DR"] and not row["ENTERED_CR"]:
         return "ER01", "required column ENTERED_DR or ENTERED_CR is empty"
-    for column in spec().columns:
-        if column.type == "date" and row[column.name] and _date(row[column.name]) is None:
-            return "ED01", f"column {column.name} is not a YYYY/MM/DD date"
+    for name in dates:
+        if row[name] and _date(row[name]) is None:
+            return "ED01", f"column {name} is not a YYYY/MM/DD date"
     ledger = books.ledgers.get(row["LEDGER_ID"])
     if ledger is None:
         return "EL01", f"unknown ledger {row['LEDGER_ID']}"
@@ -232,6 +235,19 @@ def _row_problem(row: Row, params: JobParameters, books: Books) -> tuple[str, st
     return None
 
 
+@cache
+def _reference_columns() -> tuple[str, ...]:
+    return tuple(c.name for c in spec().columns if c.name.startswith("REFERENCE"))
+
+
+@cache
+def _checked_columns() -> tuple[tuple[ColumnSpec, ...], tuple[str, ...]]:
+    """Columns with required flags or allowed values, and the names of date columns."""
+    columns = spec().columns
+    constrained = tuple(c for c in columns if c.required or c.allowed)
+    return constrained, tuple(c.name for c in columns if c.type == "date")
+
+
 def _posted(number: int, row: Row, books: Books, request_id: str) -> PostedLine:
     accounting_date = _date(row["ACCOUNTING_DATE"])
     ledger = books.ledgers[row["LEDGER_ID"]]
@@ -252,7 +268,7 @@ def _posted(number: int, row: Row, books: Books, request_id: str) -> PostedLine:
         account_combination=_combination(row) or "",
         entered_dr=_amount(row["ENTERED_DR"]),
         entered_cr=_amount(row["ENTERED_CR"]),
-        references={k: v for k, v in row.items() if k.startswith("REFERENCE") and v},
+        references={k: row[k] for k in _reference_columns() if row[k]},
     )
 
 
@@ -261,18 +277,18 @@ def _reject(number: int, row: Row, code: str, message: str) -> Rejection:
 
 
 def _combination(row: Row) -> str | None:
-    used = [row[f"SEGMENT{i}"] for i in range(1, _SEGMENTS + 1)]
-    rest = [row[f"SEGMENT{i}"] for i in range(_SEGMENTS + 1, 31)]
-    if not all(used) or any(rest):
+    used = [row[name] for name in _USED_SEGMENTS]
+    if not all(used) or any(row[name] for name in _UNUSED_SEGMENTS):
         return None
     return "-".join(used)
 
 
+@lru_cache(maxsize=4096)  # a batch carries few distinct dates
 def _date(value: str) -> date | None:
     if not _DATE.match(value):
         return None
     try:
-        return datetime.strptime(value, "%Y/%m/%d").date()
+        return date(int(value[:4]), int(value[5:7]), int(value[8:10]))
     except ValueError:
         return None
 
