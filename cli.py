@@ -360,6 +360,39 @@ def sandbox_generate(seed, scale, out_dir, start, days, as_json) -> None:
         out.print(f"sandbox written to {out_dir} (endpoints: {out_dir / 'endpoints.json'})")
 
 
+@main.group()
+def formats() -> None:
+    """The per-release FBDI/HDL format specs."""
+
+
+@formats.command("diff")
+@click.argument("release_a")
+@click.argument("release_b")
+@json_option
+def formats_diff(release_a, release_b, as_json) -> None:
+    """What changed in the file layouts between two Fusion releases (e.g. 25B 26A)."""
+    from load.formats import available_releases
+    from load.formats_report import diff_rows
+    from load.formats_report import formats_diff as compare
+
+    try:
+        for release in (release_a, release_b):
+            if release not in available_releases():
+                shipped = ", ".join(available_releases())
+                raise ConfigError("release", f"{release!r} has no specs; shipped: {shipped}")
+        diff = compare(release_a, release_b)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(diff)
+        return
+    rows = diff_rows(diff)
+    table = Table("object", "part", "change", "name", "detail")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("object", "part", "change", "name", "detail")))
+    out.print(table if rows else f"no layout differences between {release_a} and {release_b}")
+
+
 @main.group("config")
 def config_group() -> None:
     """Inspect the configuration."""

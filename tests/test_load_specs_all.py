@@ -338,3 +338,16 @@ def test_formats_diff_between_two_releases(tmp_path):
 
 def test_no_invented_release_is_shipped():
     assert available_releases() == ["25B"]
+
+
+def test_the_cli_diffs_two_releases_and_names_an_unknown_one():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    same = CliRunner().invoke(main, ["formats", "diff", "25B", "25B", "--json"])
+    assert same.exit_code == 0
+    assert all(o["identical"] for o in json.loads(same.stdout)["objects"].values())
+    unknown = CliRunner().invoke(main, ["formats", "diff", "25B", "99Z"])
+    assert unknown.exit_code == 2
+    assert "'99Z' has no specs; shipped: 25B" in unknown.output
