@@ -1,0 +1,320 @@
+"""Submit exported batches to Fusion, follow each import job, record what posted and queue the
+rest.
+
+Batches go in outbox-chain order. A batch is recorded `submitting` before its upload and
+`submitted` with the request id after it; its outcome (posted lines, queue rows, terminal
+status) is recorded in one transaction. A batch left non-terminal by a process that died is
+resolved by asking Fusion first: posted lines found under its batch name mean `already_posted`
+(no second upload); a known request id is followed; only when Fusion has nothing is it
+uploaded again. A batch with a terminal status is never submitted again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from load.formats import FormatSpec
+from load.fusion_client import FusionClient, FusionError, JobLog, JobTimeout, RejectedRow
+from load.manifest import read_chain
+from runtime import metrics
+from runtime.config import Domain
+from runtime.posting import TERMINAL, PostedLine, Posting, QueuedLine
+from runtime.warehouse import Warehouse
+
+JOB_STATUSES = {"SUCCEEDED": "succeeded", "WARNING": "warning"}  # anything else: error
+DUPLICATE_BATCH = "EB01"
+
+
+@dataclass(frozen=True)
+class BatchLines:
+    """One exported batch as read from its manifest and zip."""
+
+    batch_id: str
+    group_id: str
+    batch_name: str
+    zip_path: Path
+    line_numbers: tuple[int, ...]
+    source_line_ids: tuple[int, ...]
+    journal_names: tuple[str, ...]
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one batch in this submission pass."""
+
+    batch_id: str
+    request_id: str | None
+    status: str
+    lines: int
+    lines_posted: int = 0
+    lines_rejected: int = 0
+    message: str | None = None
+
+
+@dataclass
+class SubmitResult:
+    """Per batch outcomes and totals; `to_json()` is JSON-serialisable."""
+
+    tenant: str
+    stream: str
+    domain: str
+    batches: list[BatchOutcome] = field(default_factory=list)
+
+    @property
+    def lines_posted(self) -> int:
+        return sum(b.lines_posted for b in self.batches)
+
+    @property
+    def lines_rejected(self) -> int:
+        return sum(b.lines_rejected for b in self.batches)
+
+    @property
+    def open_batches(self) -> list[str]:
+        """Batches still without a terminal status (resolved by the next submission)."""
+        return [b.batch_id for b in self.batches if b.status not in TERMINAL]
+
+    def to_json(self) -> dict:
+        return {
+            "tenant": self.tenant,
+            "stream": self.stream,
+            "domain": self.domain,
+            "batches": [asdict(b) for b in self.batches],
+            "totals": {
+                "batches": len(self.batches),
+                "lines_posted": self.lines_posted,
+                "lines_rejected": self.lines_rejected,
+                "open_batches": len(self.open_batches),
+            },
+        }
+
+
+AfterUpload = Callable[[str, str], None]
+
+
+def submit_pending(
+    warehouse: Warehouse,
+    tenant: str,
+    stream: str,
+    domain: Domain,
+    outbox: Path,
+    client: FusionClient,
+    spec: FormatSpec,
+    progress: Callable[[str], None] = lambda _: None,
+    job_timeout: float = 3600.0,
+    after_upload: AfterUpload | None = None,
+) -> SubmitResult:
+    """Submit every batch of the outbox chain with lines and no terminal submission, in order.
+
+    `after_upload(batch_id, request_id)` runs right after Fusion accepted an upload and before
+    it is recorded (a test seam for a process dying there).
+    """
+    posting = Posting(warehouse)
+    result = SubmitResult(tenant, stream, domain.name)
+    for entry in read_chain(outbox):
+        manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
+        lines = sum(f["rows"] for f in manifest["files"])
+        existing = posting.submission(entry.batch_id)
+        if lines == 0 or (existing is not None and existing["status"] in TERMINAL):
+            continue
+        batch = read_batch(outbox, manifest, spec)
+        progress(f"submit: {batch.batch_id} ({lines} lines)")
+        submitter = _Submitter(posting, client, spec, domain, stream, job_timeout, after_upload)
+        outcome = submitter.submit(batch, existing)
+        progress(f"submit: {batch.batch_id} {outcome.status}")
+        result.batches.append(outcome)
+    if result.lines_rejected:
+        metrics.lines_rejected(tenant, stream, domain.name, result.lines_rejected)
+    metrics.set_queue_depth(
+        tenant, stream, domain.name, posting.open_queue_depth(stream, domain.name)
+    )
+    return result
+
+
+def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
+    """The batch's lines (file row number, REFERENCE23, REFERENCE4) read from its zip."""
+    positions = {c.name: c.position - 1 for c in spec.columns}
+    zip_path = outbox / manifest["zip"]["name"]
+    numbers, line_ids, journals, batch_name = [], [], [], ""
+    with zipfile.ZipFile(zip_path) as archive, archive.open(spec.csv_file) as raw:
+        rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        for number, row in enumerate(rows, start=1):
+            numbers.append(number)
+            line_ids.append(int(row[positions["REFERENCE23"]]))
+            journals.append(row[positions["REFERENCE4"]])
+            batch_name = batch_name or row[positions["REFERENCE1"]]
+    return BatchLines(
+        batch_id=manifest["batch_id"],
+        group_id=date.fromisoformat(manifest["scope"]["feed_date"]).strftime("%Y%m%d"),
+        batch_name=batch_name,
+        zip_path=zip_path,
+        line_numbers=tuple(numbers),
+        source_line_ids=tuple(line_ids),
+        journal_names=tuple(journals),
+    )
+
+
+@dataclass
+class _Submitter:
+    posting: Posting
+    client: FusionClient
+    spec: FormatSpec
+    domain: Domain
+    stream: str
+    job_timeout: float
+    after_upload: AfterUpload | None
+
+    def submit(self, batch: BatchLines, existing: dict | None) -> BatchOutcome:
+        """Resolve a non-terminal batch through Fusion, or upload it and follow its job."""
+        request_id = existing["request_id"] if existing else None
+        try:
+            posted_refs = self._posted_references(batch)
+            if posted_refs:
+                if existing is None:
+                    self._start(batch)
+                return self._already_posted(batch, posted_refs, request_id)
+            if request_id:
+                return self._follow(batch, request_id)
+            self._start(batch)
+            request_id = self.client.import_bulk_data(
+                batch.zip_path.read_bytes(),
+                batch.zip_path.name,
+                self.spec.ucm_document_account,
+                self.spec.ess_job.name,
+                self._parameter_list(batch),
+            )
+        except FusionError as exc:
+            open_status = existing["status"] if existing else "submitting"
+            return self._left_open(batch, request_id, open_status, str(exc))
+        if self.after_upload is not None:
+            self.after_upload(batch.batch_id, request_id)
+        self.posting.submitted(batch.batch_id, request_id)
+        try:
+            return self._follow(batch, request_id)
+        except FusionError as exc:
+            return self._left_open(batch, request_id, "submitted", str(exc))
+
+    def _start(self, batch: BatchLines) -> None:
+        self.posting.start(
+            batch.batch_id, self.stream, self.domain.name, batch.group_id, len(batch.line_numbers)
+        )
+
+    def _parameter_list(self, batch: BatchLines) -> str:
+        target = self.domain.fusion
+        return self.spec.ess_job.parameter_list(
+            {
+                "JournalSourceName": target.journal_source,
+                "LedgerId": str(target.ledger_id),
+                "GroupId": batch.group_id,
+            }
+        )
+
+    def _posted_references(self, batch: BatchLines) -> set[int]:
+        """REFERENCE23 of the lines Fusion posted under this batch's name and group id."""
+        found = self.client.journal_batches(batch.batch_name, self.domain.fusion.ledger_id)
+        refs: set[int] = set()
+        for item in found:
+            if str(item.get("GroupId")) == batch.group_id:
+                refs.update(int(r) for r in item.get("PostedLineReferences", []))
+        return refs
+
+    def _follow(self, batch: BatchLines, request_id: str) -> BatchOutcome:
+        try:
+            job_status = self.client.wait_for_job(request_id, self.job_timeout)
+        except JobTimeout as exc:
+            return self._left_open(batch, request_id, "submitted", str(exc))
+        log = self.client.job_log(request_id)
+        if log.rejected and all(r.error_code == DUPLICATE_BATCH for r in log.rejected):
+            # Fusion refused a second upload of a batch an earlier job posted.
+            posted_refs = self._posted_references(batch)
+            if posted_refs:
+                return self._already_posted(batch, posted_refs, request_id)
+        status = JOB_STATUSES.get(job_status, "error")
+        reasons = {r.line_number: r for r in log.rejected}
+        posted, queued = [], []
+        for number, line_id, journal in _lines(batch):
+            reason = reasons.get(number)
+            if status != "error" and reason is None:
+                posted.append(PostedLine(line_id, journal))
+            else:
+                queued.append(_queued(number, line_id, journal, reason, job_status, request_id))
+        message = f"import job {request_id} ended {job_status}"
+        return self._finish(batch, status, request_id, posted, queued, message)
+
+    def _already_posted(
+        self, batch: BatchLines, posted_refs: set[int], request_id: str | None
+    ) -> BatchOutcome:
+        reasons = {r.line_number: r for r in self._log(request_id).rejected}
+        posted, queued = [], []
+        for number, line_id, journal in _lines(batch):
+            if line_id in posted_refs:
+                posted.append(PostedLine(line_id, journal))
+            else:
+                reason = reasons.get(number)
+                queued.append(_queued(number, line_id, journal, reason, "NOT_POSTED", request_id))
+        message = "Fusion already holds this batch; not uploaded again"
+        return self._finish(batch, "already_posted", request_id, posted, queued, message)
+
+    def _log(self, request_id: str | None) -> JobLog:
+        """The job's log when it can be read; an empty one otherwise."""
+        if request_id:
+            try:
+                return self.client.job_log(request_id)
+            except FusionError:
+                pass
+        return JobLog(request_id or "", "", ())
+
+    def _finish(
+        self,
+        batch: BatchLines,
+        status: str,
+        request_id: str | None,
+        posted: list[PostedLine],
+        queued: list[QueuedLine],
+        message: str,
+    ) -> BatchOutcome:
+        self.posting.finish(batch.batch_id, status, request_id, posted, queued, message)
+        return BatchOutcome(
+            batch.batch_id,
+            request_id,
+            status,
+            len(batch.line_numbers),
+            len(posted),
+            len(queued),
+            message,
+        )
+
+    def _left_open(
+        self, batch: BatchLines, request_id: str | None, status: str, message: str
+    ) -> BatchOutcome:
+        text = f"{message}; resolved by the next submission"
+        if self.posting.submission(batch.batch_id) is not None:
+            self.posting.note(batch.batch_id, text)
+        return BatchOutcome(batch.batch_id, request_id, status, len(batch.line_numbers), 0, 0, text)
+
+
+def _lines(batch: BatchLines):
+    return zip(batch.line_numbers, batch.source_line_ids, batch.journal_names, strict=True)
+
+
+def _queued(
+    number: int,
+    line_id: int,
+    journal: str,
+    reason: RejectedRow | None,
+    job_status: str,
+    request_id: str | None,
+) -> QueuedLine:
+    if reason is not None:
+        return QueuedLine(line_id, journal, number, reason.error_code, reason.message)
+    if job_status == "NOT_POSTED":
+        text = "Fusion did not post this line; no row-level reason is available"
+        return QueuedLine(line_id, journal, number, "NOT_POSTED", text)
+    text = f"import job {request_id} ended {job_status}; nothing in the batch posted"
+    return QueuedLine(line_id, journal, number, f"JOB_{job_status.replace(' ', '_')}", text)
