@@ -1,4 +1,4 @@
-"""The retry policy against a real HTTP server on 127.0.0.1 that fails a scripted number of times."""
+"""The retry policy against a real HTTP server on 127.0.0.1 failing on a script."""
 
 from __future__ import annotations
 
