@@ -143,6 +143,96 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
 @main.command()
 @config_option
 @warehouse_option
+@click.option("--tenant", required=True)
+@click.option("--stream", required=True)
+@click.option("--domain", required=True)
+@json_option
+def submit(config_path, warehouse, tenant, stream, domain, as_json) -> None:
+    """Submit the outbox's batches Fusion has not had yet and follow their import jobs."""
+    from runtime.run import run_domain
+    from runtime.summary import render_run, run_to_json
+
+    try:
+        config = load_config(config_path)
+        result = run_domain(
+            config,
+            tenant,
+            stream,
+            domain,
+            warehouse,
+            progress=_progress(not as_json),
+            submit_only=True,
+        )
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(run_to_json(result))
+    else:
+        render_run(result, out)
+    sys.exit(exit_codes.BY_STATUS[result.status])
+
+
+@main.group()
+def queue() -> None:
+    """The operator queue: journal lines Fusion rejected, with its reasons."""
+
+
+def _posting(config_path: Path, tenant: str, warehouse: str | None):
+    from runtime.posting import Posting
+    from runtime.warehouse import Warehouse
+
+    config = load_config(config_path)
+    if tenant not in config.tenants:
+        configured = ", ".join(config.tenants)
+        raise ConfigError(f"tenants.{tenant}", f"not configured; configured: {configured}")
+    return Posting(Warehouse.for_tenant(config.tenants[tenant], warehouse))
+
+
+@queue.command("list")
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@json_option
+def queue_list(config_path, warehouse, tenant, as_json) -> None:
+    """Open rejected lines, counted by batch and Fusion error code."""
+    try:
+        summary = _posting(config_path, tenant, warehouse).queue_summary()
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(summary)
+        return
+    table = Table("batch", "error code", "lines")
+    for row in summary:
+        table.add_row(row["batch_id"], row["error_code"], str(row["lines"]))
+    out.print(table if summary else "the operator queue is empty")
+
+
+@queue.command("show")
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@click.argument("batch")
+@json_option
+def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
+    """The rejected lines of one batch with Fusion's row-level reasons."""
+    try:
+        rows = _posting(config_path, tenant, warehouse).queue_rows(batch)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(rows)
+        return
+    columns = ["line_number", "source_line_id", "journal_name", "error_code", "message", "status"]
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    out.print(table)
+
+
+@main.command()
+@config_option
+@warehouse_option
 @click.option("--timeout", default=3300.0, show_default=True, help="Seconds a tick may take.")
 @json_option
 def tick(config_path, warehouse, timeout, as_json) -> None:

@@ -1,17 +1,21 @@
-"""The quickstart: generate the sandbox health system and run every enabled domain on it."""
+"""The quickstart: generate the sandbox health system, start its Fusion, and run every enabled
+domain on it to the end: files landed, checked, exported, posted, disclosed and reported."""
 
 from __future__ import annotations
 
+import os
 import secrets
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.config import Config
+from runtime.config import Config, Tenant
 from runtime.phi import tenant_key, validate_key
 from runtime.report import collect_report, default_report_path, write_report
 from runtime.run import Progress, RunResult, run_domain
-from runtime.secrets import optional_secret
+from runtime.secrets import env_name, optional_secret
 from runtime.warehouse import Warehouse
+from sandbox.fusion import server as fusion_sandbox
 from sandbox.generate import generate
 
 
@@ -43,27 +47,53 @@ def run_demo(
     generated: dict = {}
     results = []
     reports: dict[str, Path] = {}
-    for tenant in config.tenants.values():
-        sandbox_dir: Path = tenant.endpoints_file.parent
-        progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
-        generated[tenant.name] = generate(sandbox_dir, seed=seed, scale=scale)
-        phi_key = demo_key(config, tenant.name)
-        for stream in tenant.streams.values():
-            for domain in stream.domains.values():
-                if domain.enabled:
-                    results.append(
-                        run_domain(
-                            config,
-                            tenant.name,
-                            stream.name,
-                            domain.name,
-                            warehouse_override=warehouse_override,
-                            phi_key=phi_key,
-                            progress=progress,
-                        )
-                    )
-        progress("report: writing the finance review page")
-        warehouse = Warehouse.for_tenant(tenant, warehouse_override)
-        page = collect_report(config, tenant.name, warehouse, datetime.now(UTC))
-        reports[tenant.name] = write_report(page, default_report_path(config, tenant.name))
+    with ExitStack() as running:
+        for tenant in config.tenants.values():
+            generated[tenant.name] = _prepare_sandbox(tenant, seed, scale, progress)
+            running.enter_context(fusion_sandbox.FusionSimulator(tenant.endpoints_file))
+            _use_sandbox_fusion_credentials(tenant.name)
+            results += _run_tenant(config, tenant, warehouse_override, progress)
+            reports[tenant.name] = _write_report(config, tenant, warehouse_override, progress)
     return generated, results, reports
+
+
+def _prepare_sandbox(tenant: Tenant, seed: int, scale: int, progress: Progress) -> dict:
+    sandbox_dir: Path = tenant.endpoints_file.parent
+    progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
+    return generate(sandbox_dir, seed=seed, scale=scale)
+
+
+def _use_sandbox_fusion_credentials(tenant: str) -> None:
+    """The simulator's published client credentials, unless the tenant has its own."""
+    if not optional_secret(tenant, "fusion_client_id"):
+        os.environ[env_name(tenant, "fusion_client_id")] = fusion_sandbox.CLIENT_ID
+        os.environ[env_name(tenant, "fusion_client_secret")] = fusion_sandbox.CLIENT_SECRET
+
+
+def _run_tenant(
+    config: Config, tenant: Tenant, warehouse_override: str | None, progress: Progress
+) -> list[RunResult]:
+    phi_key = demo_key(config, tenant.name)
+    return [
+        run_domain(
+            config,
+            tenant.name,
+            stream.name,
+            domain.name,
+            warehouse_override=warehouse_override,
+            phi_key=phi_key,
+            progress=progress,
+        )
+        for stream in tenant.streams.values()
+        for domain in stream.domains.values()
+        if domain.enabled
+    ]
+
+
+def _write_report(
+    config: Config, tenant: Tenant, warehouse_override: str | None, progress: Progress
+) -> Path:
+    progress("report: writing the finance review page")
+    warehouse = Warehouse.for_tenant(tenant, warehouse_override)
+    page = collect_report(config, tenant.name, warehouse, datetime.now(UTC))
+    return write_report(page, default_report_path(config, tenant.name))

@@ -1,9 +1,10 @@
 """Record a run's PHI access in the accounting of disclosures.
 
 - read: every patient on the feed lines this run landed (the PHI the product read);
-- disclose: every patient on the batches this run exported for the first time, once per run
-  (one recipient, one purpose); the scope names the run and its first and last batch, and the
-  run's manifests list every batch it sent. A daily run sends one batch, so this is one entry per
+- disclose: every patient on the batches this run sent (uploaded to Fusion, or exported for the
+  first time where files are collected from the outbox), once per run (one recipient, one
+  purpose); the scope names the run and its first and last batch, and the run's manifests list
+  every batch it sent. A daily run sends one batch, so this is one entry per
   patient per batch in steady state, without a 31-fold log on an initial month's load.
 Patients are named by their keyed pseudonym whatever the domain's PHI mode, so the log never
 holds an identifier.
@@ -11,9 +12,11 @@ holds an identifier.
 
 from __future__ import annotations
 
+from datetime import date
+
 from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Domain, Tenant
-from runtime.export import MART, ExportedBatch
+from runtime.export import MART
 from runtime.warehouse import Warehouse
 
 
@@ -23,7 +26,7 @@ def record_phi_access(
     domain: Domain,
     run_id: str,
     files_loaded: list[str],
-    batches: list[ExportedBatch],
+    sent: dict[str, date],
 ) -> int:
     """Append the run's read and disclose entries; returns how many were recorded."""
     lines = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
@@ -44,19 +47,19 @@ def record_phi_access(
             )
             for (pseudonym,) in rows
         ]
-    new = sorted((b for b in batches if not b.reexport and b.lines), key=lambda b: b.feed_date)
-    if new:
-        days = ", ".join(f"'{b.feed_date.isoformat()}'" for b in new)
+    if sent:
+        batches = sorted(sent, key=lambda batch_id: sent[batch_id])
+        days = ", ".join(f"'{sent[b].isoformat()}'" for b in batches)
         rows = warehouse.query(
             f"select distinct patient_pseudonym from {lines} "
             f"where not is_held and patient_pseudonym is not null and feed_date in ({days}) "
             "order by 1"
         )
-        sent = new[0].batch_id if len(new) == 1 else f"{new[0].batch_id}..{new[-1].batch_id}"
+        span = batches[0] if len(batches) == 1 else f"{batches[0]}..{batches[-1]}"
         records += [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{domain.name}:{MART}:{run_id}:{sent}",
+                scope=f"{domain.name}:{MART}:{run_id}:{span}",
                 purpose=domain.disclosure.purpose,
                 recipient=domain.disclosure.recipient,
             )

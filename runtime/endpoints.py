@@ -35,6 +35,15 @@ def resolve_endpoint(tenant: Tenant, name: str) -> dict:
     return endpoints[name]
 
 
+def has_endpoint(tenant: Tenant, name: str) -> bool:
+    """Whether the tenant's endpoints file names `name` (e.g. whether Fusion is reachable)."""
+    try:
+        resolve_endpoint(tenant, name)
+    except ConfigError:
+        return False
+    return True
+
+
 def files_location(tenant: Tenant, name: str) -> Path:
     """The directory of a file-drop endpoint."""
     entry = resolve_endpoint(tenant, name)

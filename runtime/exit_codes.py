@@ -6,11 +6,13 @@ CONFIG_ERROR = 2
 QUALITY_GATE_FAILED = 3
 EXPORT_CONFLICT = 4
 AUDIT_BROKEN = 5  # the disclosure log's chain is broken, or the two copies disagree
+SUBMIT_INCOMPLETE = 6  # batches uploaded but not finished in Fusion (unreachable, job running)
 LOCKED = 75  # EX_TEMPFAIL: another run holds the domain's lock; try later
 
 BY_STATUS = {
     "ok": OK,
     "quality_gate_failed": QUALITY_GATE_FAILED,
     "export_conflict": EXPORT_CONFLICT,
+    "submit_incomplete": SUBMIT_INCOMPLETE,
     "locked": LOCKED,
 }

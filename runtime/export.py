@@ -54,12 +54,12 @@ class ExportedBatch:
         }
 
 
-def exported_feed_days(outbox: Path) -> set[date]:
-    """Feed days that already have a batch in the outbox's manifest chain."""
-    days = set()
+def batch_feed_days(outbox: Path) -> dict[str, date]:
+    """The feed day of every batch in the outbox's manifest chain, by batch id."""
+    days = {}
     for entry in read_chain(outbox):
         manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
-        days.add(date.fromisoformat(manifest["scope"]["feed_date"]))
+        days[entry.batch_id] = date.fromisoformat(manifest["scope"]["feed_date"])
     return days
 
 

@@ -16,19 +16,24 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from extract.pipeline import run_extract
+from load.formats import load_spec
+from load.fusion_client import client_for_tenant, fusion_url
 from load.manifest import BatchConflictError
+from load.submit import SubmitResult, submit_pending
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.disclosures import record_phi_access
-from runtime.endpoints import files_location
-from runtime.export import ExportedBatch, export_feed_days, exported_feed_days
+from runtime.endpoints import files_location, has_endpoint
+from runtime.export import ExportedBatch, batch_feed_days, export_feed_days
+from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
+FUSION_ENDPOINT = "fusion"
 
 
 @dataclass
@@ -49,6 +54,7 @@ class RunResult:
     exceptions_by_reason: dict[str, int] = field(default_factory=dict)
     reconciliation: dict = field(default_factory=dict)
     batches: list[ExportedBatch] = field(default_factory=list)
+    submission: SubmitResult | None = None
     outbox: str = ""
     dead_letter_dir: str = ""
     message: str = ""
@@ -107,14 +113,16 @@ def run_domain(
     feed_days: list[date] | None = None,
     phi_key: str | None = None,
     progress: Progress = lambda _: None,
+    submit_only: bool = False,
 ) -> RunResult:
     """Run one domain end to end. `feed_days` re-exports those days instead of the new ones;
-    `phi_key` defaults to the tenant's configured key."""
+    `phi_key` defaults to the tenant's configured key; `submit_only` only submits batches the
+    outbox holds that Fusion has not had yet."""
     tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
     _check_enabled(tenant, stream, domain)
     warehouse = Warehouse.for_tenant(tenant, warehouse_override)
     phi_key = phi_key or tenant_key(tenant.name)
-    drop_dir = files_location(tenant, domain.endpoint)
+    drop_dir = None if submit_only else files_location(tenant, domain.endpoint)
     paths = DomainPaths.of(config, tenant.name, stream.name, domain.name)
     result = RunResult(
         tenant=tenant.name,
@@ -128,9 +136,12 @@ def run_domain(
         ledger = RunLedger(warehouse)
         result.run_id = ledger.start(stream.name, domain.name)
         try:
-            _run_steps(
-                result, warehouse, tenant, domain, phi_key, drop_dir, paths, feed_days, progress
-            )
+            if not submit_only:
+                _prepare(
+                    result, warehouse, tenant, domain, phi_key, drop_dir, paths, feed_days, progress
+                )
+            if result.status in ("ok", "export_conflict"):
+                _send(result, warehouse, tenant, domain, paths, progress)
         except BaseException as exc:
             code = exit_codes.CONFIG_ERROR if isinstance(exc, ConfigError) else exit_codes.FAILED
             ledger.finish(result.run_id, "failed", code, message=type(exc).__name__)
@@ -151,7 +162,7 @@ def run_domain(
     return result
 
 
-def _run_steps(
+def _prepare(
     result: RunResult,
     warehouse: Warehouse,
     tenant: Tenant,
@@ -162,6 +173,7 @@ def _run_steps(
     feed_days: list[date] | None,
     progress: Progress,
 ) -> None:
+    """Extract, transform (dbt with its checks) and export: everything before Fusion."""
     progress("extract: landing new feed files")
     clock = time.perf_counter()
     report = run_extract(
@@ -200,7 +212,7 @@ def _run_steps(
     result.reconciliation = _reconciliation(warehouse)
 
     if feed_days is None:
-        done = exported_feed_days(paths.outbox)
+        done = set(batch_feed_days(paths.outbox).values())
         feed_days = [d for d in _landed_feed_days(warehouse) if d not in done]
     progress(f"export: {len(feed_days)} feed day(s) to FBDI")
     try:
@@ -210,11 +222,52 @@ def _run_steps(
     except BatchConflictError as exc:
         result.status = "export_conflict"
         result.message = str(exc)
-    clock = _lap(result, "export", clock)
+    _lap(result, "export", clock)
 
+
+def _send(
+    result: RunResult,
+    warehouse: Warehouse,
+    tenant: Tenant,
+    domain: Domain,
+    paths: DomainPaths,
+    progress: Progress,
+) -> None:
+    """Submit to Fusion when the tenant has one, then record what was read and disclosed.
+
+    Without a Fusion endpoint the outbox is the hand-over point (files collected from it), so
+    the batches exported for the first time count as sent.
+    """
+    clock = time.perf_counter()
+    if has_endpoint(tenant, FUSION_ENDPOINT):
+        progress("submit: uploading batches to Fusion and following the import jobs")
+        client = client_for_tenant(
+            tenant.name,
+            fusion_url(tenant, FUSION_ENDPOINT),
+            observer=metrics_observer(tenant.name, result.stream, domain.name),
+        )
+        spec = load_spec(domain.fusion.release, domain.fusion.object)
+        result.submission = submit_pending(
+            warehouse, tenant.name, result.stream, domain, paths.outbox, client, spec, progress
+        )
+        days = batch_feed_days(paths.outbox)
+        sent = {
+            b.batch_id: days[b.batch_id]
+            for b in result.submission.batches
+            if b.request_id or b.status == "already_posted"
+        }
+        if result.submission.open_batches and result.status == "ok":
+            result.status = "submit_incomplete"
+            result.message = (
+                f"{len(result.submission.open_batches)} batch(es) not finished in Fusion yet; "
+                "the next run follows them up"
+            )
+        clock = _lap(result, "submit", clock)
+    else:
+        sent = {b.batch_id: b.feed_date for b in result.batches if not b.reexport and b.lines}
     progress("audit: recording PHI reads and disclosures")
     result.disclosures = record_phi_access(
-        warehouse, tenant, domain, result.run_id, result.files_loaded, result.batches
+        warehouse, tenant, domain, result.run_id, result.files_loaded, sent
     )
     _lap(result, "audit", clock)
 

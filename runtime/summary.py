@@ -42,6 +42,7 @@ def run_to_json(result: RunResult) -> dict:
             "lines": result.lines_exported,
             "batches": [b.to_json() for b in result.batches],
         },
+        "submit": None if result.submission is None else result.submission.to_json(),
         "disclosures_recorded": result.disclosures,
         "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
         "seconds": result.seconds,
@@ -84,6 +85,14 @@ def render_run(result: RunResult, console: Console) -> None:
             f"{recon['status']}: {recon['feed_days_reconciled']}/{recon['feed_days']} feed days; "
             f"source {recon['source_lines']:,} lines = exported {recon['exported_lines']:,}"
             f" + exceptions {recon['exception_lines']:,}",
+        )
+    if result.submission is not None:
+        sub = result.submission
+        statuses = ", ".join(sorted({b.status for b in sub.batches})) or "nothing to send"
+        table.add_row(
+            "posted to Fusion",
+            f"{sub.lines_posted:,} lines in {len(sub.batches)} batch(es) ({statuses}); "
+            f"{sub.lines_rejected:,} rejected to the operator queue",
         )
     table.add_row("disclosures recorded", f"{result.disclosures:,}")
     table.add_row("outbox", result.outbox)

@@ -6,6 +6,7 @@ import stat
 from click.testing import CliRunner
 
 from cli import main
+from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import TENANT, write_config
 
 KEY_ENV = f"EHRFUSION__{TENANT.upper()}__PHI_KEY"
@@ -13,6 +14,8 @@ KEY_ENV = f"EHRFUSION__{TENANT.upper()}__PHI_KEY"
 
 def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
+    for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
+        monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
     config = write_config(tmp_path, tmp_path / "sandbox")
     args = ["demo", "--config", str(config), "--scale", "2000", "--json"]
 
@@ -28,6 +31,9 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
     )
     assert len(run["export"]["batches"]) == 31
     assert run["reconciliation"]["status"] == "reconciled"
+    posted = run["submit"]
+    assert {b["status"] for b in posted["batches"]} == {"succeeded"}
+    assert posted["totals"]["lines_posted"] == run["export"]["lines"]
     page = tmp_path / "work" / TENANT / "report" / "finance_report.html"
     assert summary["reports"] == {TENANT: str(page)}
     assert "Finance review" in page.read_text()
@@ -39,4 +45,5 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
     [again] = json.loads(second.stdout)["runs"]
     assert again["extract"]["rows"] == 0
     assert again["export"]["batches"] == []
+    assert again["submit"]["batches"] == []  # nothing is ever sent twice
     assert again["reconciliation"] == run["reconciliation"]
