@@ -1,0 +1,289 @@
+"""`ehrfusion reconcile --period YYYY-MM`: the monthly reconciliation pack for one tenant.
+
+Per facility (Fusion company) and GL period it sets the source journal lines against what
+Fusion's own balances say posted, and explains the difference by category: in flight (exported
+or submitted, not final in Fusion yet), rejected (open operator-queue items), held as
+exceptions. What no category explains is unexplained drift, to the cent, for debits and credits
+separately; a clean month has none. Fusion is read only through the documented ledgerBalances
+resource, so the pack works the same against the simulator and a real pod.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+
+from load.fusion_client import FusionClient
+from runtime import reconcile_reads as reads
+from runtime.config import Config, ConfigError, Tenant
+from runtime.reconcile_page import render_pack
+from runtime.reconcile_reads import Period, SideTotal
+from runtime.report_reads import GL_SOURCE, open_reader
+from runtime.warehouse import Warehouse
+
+CURRENCY = "USD"
+CENT = Decimal("0.01")
+NO_COMPANY = "(unmapped)"
+# The categories that explain source minus Fusion, in the order the pack shows them.
+CATEGORIES = {
+    reads.IN_FLIGHT: "in flight",
+    reads.REJECTED: "rejected in queue",
+    reads.EXCEPTIONS: "held as exceptions",
+}
+
+
+@dataclass
+class Amounts:
+    """Debits and credits (and lines, where they are known) of one category."""
+
+    lines: int | None = 0
+    debit: Decimal = Decimal(0)
+    credit: Decimal = Decimal(0)
+
+    def add(self, other: Amounts) -> None:
+        """Add `other` in place; lines stay unknown when either side has none."""
+        if self.lines is not None and other.lines is not None:
+            self.lines += other.lines
+        else:
+            self.lines = None
+        self.debit += other.debit
+        self.credit += other.credit
+
+
+@dataclass
+class FacilityRow:
+    """One facility (or the facilities sharing one Fusion company) in the period."""
+
+    facility: str
+    company: str
+    source: Amounts = field(default_factory=Amounts)
+    fusion_posted: Amounts = field(default_factory=lambda: Amounts(lines=None))
+    recorded_posted: Amounts = field(default_factory=Amounts)
+    in_flight: Amounts = field(default_factory=Amounts)
+    rejected: Amounts = field(default_factory=Amounts)
+    exceptions: Amounts = field(default_factory=Amounts)
+
+    @property
+    def unexplained(self) -> Amounts:
+        """Source minus Fusion's posted activity minus every explaining category."""
+        explained = [self.fusion_posted, *(getattr(self, name) for name in CATEGORIES)]
+        return Amounts(
+            lines=None,
+            debit=self.source.debit - sum((a.debit for a in explained), Decimal(0)),
+            credit=self.source.credit - sum((a.credit for a in explained), Decimal(0)),
+        )
+
+    @property
+    def clean(self) -> bool:
+        return not (self.unexplained.debit or self.unexplained.credit)
+
+    def add(self, other: FacilityRow) -> None:
+        """Add every category of `other` in place (for totals)."""
+        for name in ("source", "fusion_posted", "recorded_posted", *CATEGORIES):
+            getattr(self, name).add(getattr(other, name))
+
+
+CSV_COLUMNS = (
+    ["period", "period_name", "facility", "company", "currency"]
+    + [
+        f"{name}_{measure}"
+        for name, measures in (
+            ("source", ("lines", "debit", "credit")),
+            ("fusion_posted", ("debit", "credit")),
+            ("recorded_posted", ("lines", "debit", "credit")),
+            *((name, ("lines", "debit", "credit")) for name in CATEGORIES),
+            ("unexplained", ("debit", "credit")),
+        )
+        for measure in measures
+    ]
+    + ["status"]
+)
+
+
+@dataclass
+class ReconciliationPack:
+    """The pack of one tenant and GL period, and the files written for it."""
+
+    tenant: str
+    timezone: tzinfo
+    ledger: str
+    period: Period
+    currency: str
+    generated_at: datetime
+    warehouse: str
+    rows: list[FacilityRow]
+    csv_path: Path | None = None
+    html_path: Path | None = None
+
+    @property
+    def total(self) -> FacilityRow:
+        """Every row added up."""
+        total = FacilityRow("Total", "")
+        for row in self.rows:
+            total.add(row)
+        return total
+
+    @property
+    def unexplained(self) -> bool:
+        """Whether any facility has drift no category explains (debits or credits)."""
+        return not all(row.clean for row in self.rows)
+
+    @property
+    def status(self) -> str:
+        return "unexplained drift" if self.unexplained else "clean"
+
+    def csv_row(self, row: FacilityRow) -> dict[str, str]:
+        """One CSV row: counts as integers, amounts as decimals with two places."""
+        values = {
+            "period": self.period.month,
+            "period_name": self.period.name,
+            "facility": row.facility,
+            "company": row.company,
+            "currency": self.currency,
+            "status": "clean" if row.clean else "unexplained drift",
+        }
+        for column in CSV_COLUMNS:
+            if column in values:
+                continue
+            name, measure = column.rsplit("_", 1)
+            value = getattr(getattr(row, name), measure)
+            values[column] = str(value) if measure == "lines" else cents(value)
+        return values
+
+    def summary(self) -> dict:
+        """A JSON-able summary: status, totals per category and facility, file paths."""
+        return {
+            "tenant": self.tenant,
+            "ledger": self.ledger,
+            "period": self.period.month,
+            "period_name": self.period.name,
+            "currency": self.currency,
+            "generated_at": self.generated_at.isoformat(),
+            "status": self.status,
+            "unexplained": self.unexplained,
+            "total": _drop_labels(self.csv_row(self.total)),
+            "facilities": [self.csv_row(row) for row in self.rows],
+            "files": {
+                "csv": str(self.csv_path) if self.csv_path else None,
+                "html": str(self.html_path) if self.html_path else None,
+            },
+        }
+
+
+def cents(value: Decimal) -> str:
+    """An amount as a plain decimal string with two places (no separators)."""
+    return str(Decimal(value).quantize(CENT))
+
+
+def default_pack_dir(config: Config, tenant_name: str, month: str) -> Path:
+    """Where the pack goes when no folder is given: `<work_dir>/<tenant>/reconciliation/<month>`."""
+    return config.work_dir / tenant_name / "reconciliation" / month
+
+
+def build_pack(
+    config: Config,
+    tenant_name: str,
+    warehouse: Warehouse,
+    client: FusionClient,
+    period: str,
+    out_dir: Path | None,
+    now: datetime,
+) -> ReconciliationPack:
+    """Build the pack of `period` (YYYY-MM) for a tenant and write its CSV and HTML page to
+    `out_dir` (default: `default_pack_dir`). `client` reads the tenant's Fusion balances."""
+    tenant = config.tenants.get(tenant_name)
+    if tenant is None:
+        raise ConfigError("--tenant", f"name a configured tenant: {', '.join(config.tenants)}")
+    stream, domain, ledger = _gl_domain(tenant)
+    with open_reader(warehouse) as db:
+        gl_period = reads.gl_period(db, warehouse, ledger, period)
+        companies = reads.companies(db, warehouse, gl_period)
+        totals = reads.side_totals(db, warehouse, gl_period, stream, domain)
+    rows = _rows(totals, companies)
+    for row in rows:
+        if row.company != NO_COMPANY:
+            row.fusion_posted = fusion_activity(client, ledger, gl_period.name, row.company)
+    pack = ReconciliationPack(
+        tenant=tenant.name,
+        timezone=tenant.timezone,
+        ledger=ledger,
+        period=gl_period,
+        currency=CURRENCY,
+        generated_at=now,
+        warehouse=warehouse.label,
+        rows=rows,
+    )
+    _write(pack, out_dir or default_pack_dir(config, tenant.name, gl_period.month))
+    return pack
+
+
+def fusion_activity(
+    client: FusionClient, ledger: str, period_name: str, company: str, currency: str = CURRENCY
+) -> Amounts:
+    """The period's posted debits and credits of one company, summed over its combinations."""
+    total = Amounts(lines=None)
+    for item in client.ledger_balances(ledger, period_name, currency, f"{company}-%-%-%-%-%"):
+        # The finder's wildcard is a pattern; keep only the company's own combinations.
+        if str(item.get("DetailAccountCombination", "")).split("-")[0] != company:
+            continue
+        total.debit += _decimal(item.get("PeriodActivityDebit"))
+        total.credit += _decimal(item.get("PeriodActivityCredit"))
+    return total
+
+
+def _decimal(value) -> Decimal:
+    # str() first: a JSON number arrives as a float, whose shortest repr is the 2-place amount
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _gl_domain(tenant: Tenant) -> tuple[str, str, str]:
+    """(stream, domain, ledger name) of the tenant's GL journal domain."""
+    for stream in tenant.streams.values():
+        for domain in stream.domains.values():
+            if domain.source == GL_SOURCE:
+                return stream.name, domain.name, domain.fusion.ledger_name
+    raise ConfigError(f"tenants.{tenant.name}", f"no domain with source {GL_SOURCE}")
+
+
+def _rows(totals: list[SideTotal], companies: dict[str, str]) -> list[FacilityRow]:
+    """One row per Fusion company (its facilities named together) and per unmapped facility.
+
+    Every company of the crosswalk gets a row, so activity Fusion holds for a company with no
+    source lines this period still shows.
+    """
+    by_company: dict[str, list[str]] = defaultdict(list)
+    for facility, company in companies.items():
+        by_company[company].append(facility)
+    for facility in sorted({t.facility for t in totals} - set(companies)):
+        by_company[f"{NO_COMPANY} {facility}"].append(facility)
+    rows: list[FacilityRow] = []
+    of_facility: dict[str, FacilityRow] = {}
+    for key, facilities in sorted(by_company.items(), key=lambda kv: sorted(kv[1])):
+        company = NO_COMPANY if key.startswith(NO_COMPANY) else key
+        rows.append(FacilityRow(", ".join(sorted(facilities)), company))
+        of_facility |= dict.fromkeys(facilities, rows[-1])
+    for total in totals:
+        if total.side == reads.UNRECORDED:
+            continue  # exported and final, but neither posted nor queued: Fusion decides
+        side = getattr(of_facility[total.facility], total.side)
+        side.add(Amounts(total.lines, total.debit, total.credit))
+    return rows
+
+
+def _write(pack: ReconciliationPack, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pack.csv_path = out_dir / "reconciliation.csv"
+    with pack.csv_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(pack.csv_row(row) for row in pack.rows)
+    pack.html_path = out_dir / "reconciliation.html"
+    pack.html_path.write_text(render_pack(pack, CATEGORIES), encoding="utf-8")
+
+
+def _drop_labels(values: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in values.items() if k not in ("facility", "company")}
