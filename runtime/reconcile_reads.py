@@ -103,6 +103,13 @@ def side_totals(
     """Per facility: the period's source lines, its held lines and its exported lines by the
     state the submission records give them (in flight, rejected, recorded posted, unrecorded)."""
     intermediate, marts = warehouse.schema("intermediate"), warehouse.schema("marts")
+    needed = [
+        (intermediate, "int_journal_lines_validated"),
+        (marts, "exceptions__gl_journal_lines"),
+        (marts, "fusion__gl_interface"),
+    ]
+    if not all(db.exists(*relation) for relation in needed):
+        raise ConfigError("--period", "the journal marts are not built yet; run the domain first")
     validated = f"{intermediate}.int_journal_lines_validated"
     totals = "count(*), sum(lines.debit_amount), sum(lines.credit_amount)"
     found = [

@@ -145,6 +145,28 @@ def test_rejected_lines_are_explained_by_the_queue(world, fusion):
     )
 
 
+def test_a_batch_fusion_never_got_is_in_flight(world, fusion):
+    # Fusion answers 503 to every attempt of the first batch's calls, then recovers: that
+    # batch stays exported but not submitted, the next run's work.
+    knobs(fusion, http_5xx_next=6)
+    world.run()  # its exit code is the run's business; what Fusion holds is ours
+    ops = world.warehouse.schema("ops")
+    submitted = world.warehouse.query(f"select count(*) from {ops}.fusion_submissions")[0][0]
+    assert 0 < submitted < len(list(world.outbox.glob("GlInterface_*.zip")))
+
+    pack = pack_of(world, fusion)
+
+    assert not pack.unexplained
+    total = pack.total
+    assert total.in_flight.lines > 0
+    assert total.source.lines == (
+        total.recorded_posted.lines + total.in_flight.lines + total.exceptions.lines
+    )
+    assert total.fusion_posted.debit == (
+        total.source.debit - total.exceptions.debit - total.in_flight.debit
+    )
+
+
 def foreign_journal(world, simulator: FusionSimulator) -> tuple[str, Decimal, Decimal]:
     """Post one of the month's journals again as someone else's batch, straight through
     importBulkData: Fusion's books move, ours do not. Returns (company, debits, credits)."""
