@@ -2,18 +2,20 @@
 
 Rows stream from the warehouse as Arrow batches straight into the spec-driven writer; the
 batch id, GROUP_ID, batch name and DATE_CREATED all derive from the feed day, so re-exporting
-a day reproduces its recorded bytes or fails loudly if they would differ.
+a day reproduces its recorded bytes or fails loudly if they would differ. A reload exports
+chosen lines of one day as a batch of its own, under a GROUP_ID of its own.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from load.formats import load_spec
-from load.manifest import ExportResult, export_batch, make_batch_id, read_chain
+from load.formats import FormatSpec, load_spec
+from load.manifest import ExportResult, ScopeValue, export_batch, make_batch_id, read_chain
 from runtime.config import Domain
 from runtime.warehouse import Warehouse
 
@@ -77,19 +79,82 @@ def export_feed_days(
     exported = []
     with warehouse.connect() as con:
         for day in sorted(feed_days):
-            scope = {
-                "tenant": tenant,
-                "stream": stream,
-                "domain": domain.name,
-                "feed_date": day,
-                "ledger_id": domain.fusion.ledger_id,
-            }
-            rows = warehouse.stream_arrow(
-                con,
-                f"select * from {mart} where feed_date = '{day.isoformat()}' "
-                "order by reference4, source_line_id",
-            )
             batch_id = make_batch_id(tenant, stream, domain.name, day)
-            result = export_batch(rows, spec, outbox, batch_id, scope)
-            exported.append(ExportedBatch.of(day, result))
+            scope = _scope(tenant, stream, domain, day)
+            sql = _mart_query("*", mart, day)
+            exported.append(_export(warehouse, con, sql, spec, outbox, batch_id, scope, day))
     return exported
+
+
+def export_source_lines(
+    warehouse: Warehouse,
+    tenant: str,
+    stream: str,
+    domain: Domain,
+    feed_date: date,
+    source_line_ids: Collection[int],
+    outbox: Path,
+    batch_id: str,
+    group_id: int,
+    scope: Mapping[str, ScopeValue],
+) -> ExportedBatch:
+    """Write the mart's current rows of `source_line_ids` on `feed_date` as batch `batch_id`,
+    with GROUP_ID set to `group_id` so Fusion imports them as a group of their own.
+
+    `scope` adds to the manifest scope export_feed_days records; ids absent from the mart are
+    not written.
+    """
+    if not source_line_ids:
+        raise ValueError("a batch of chosen source lines needs at least one line id")
+    spec = load_spec(domain.fusion.release, domain.fusion.object)
+    schema = warehouse.schema("marts")
+    columns = [
+        f"cast({int(group_id)} as bigint) as group_id" if name == "group_id" else name
+        for name in _mart_columns(warehouse, schema)
+    ]
+    ids = ", ".join(str(int(i)) for i in sorted(source_line_ids))
+    sql = _mart_query(
+        ", ".join(columns), f"{schema}.{MART}", feed_date, f"source_line_id in ({ids})"
+    )
+    full_scope = _scope(tenant, stream, domain, feed_date) | dict(scope)
+    with warehouse.connect() as con:
+        return _export(warehouse, con, sql, spec, outbox, batch_id, full_scope, feed_date)
+
+
+def _scope(tenant: str, stream: str, domain: Domain, day: date) -> dict[str, ScopeValue]:
+    return {
+        "tenant": tenant,
+        "stream": stream,
+        "domain": domain.name,
+        "feed_date": day,
+        "ledger_id": domain.fusion.ledger_id,
+    }
+
+
+def _mart_query(select: str, mart: str, day: date, condition: str = "") -> str:
+    where = f"feed_date = '{day.isoformat()}'" + (f" and {condition}" if condition else "")
+    return f"select {select} from {mart} where {where} order by reference4, source_line_id"
+
+
+def _mart_columns(warehouse: Warehouse, schema: str) -> list[str]:
+    rows = warehouse.query(
+        "select column_name from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (schema, MART),
+    )
+    return [name for (name,) in rows]
+
+
+def _export(
+    warehouse: Warehouse,
+    con,
+    sql: str,
+    spec: FormatSpec,
+    outbox: Path,
+    batch_id: str,
+    scope: Mapping[str, ScopeValue],
+    day: date,
+) -> ExportedBatch:
+    """Stream one query's rows into one recorded batch."""
+    result = export_batch(warehouse.stream_arrow(con, sql), spec, outbox, batch_id, scope)
+    return ExportedBatch.of(day, result)
