@@ -17,12 +17,11 @@ import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 
 from load.formats import FormatSpec
 from load.fusion_client import FusionClient, FusionError, JobLog, JobTimeout, RejectedRow
-from load.manifest import read_chain
+from load.manifest import ChainEntry, ManifestError, read_chain
 from runtime import metrics
 from runtime.config import Domain
 from runtime.posting import TERMINAL, PostedLine, Posting, QueuedLine
@@ -115,9 +114,70 @@ def submit_pending(
     `after_upload(batch_id, request_id)` runs right after Fusion accepted an upload and before
     it is recorded (a test seam for a process dying there).
     """
+    return _submit_entries(
+        read_chain(outbox),
+        warehouse,
+        tenant,
+        stream,
+        domain,
+        outbox,
+        client,
+        spec,
+        progress,
+        job_timeout,
+        after_upload,
+    )
+
+
+def submit_batch(
+    warehouse: Warehouse,
+    tenant: str,
+    stream: str,
+    domain: Domain,
+    outbox: Path,
+    batch_id: str,
+    client: FusionClient,
+    spec: FormatSpec,
+    progress: Callable[[str], None] = lambda _: None,
+    job_timeout: float = 3600.0,
+    after_upload: AfterUpload | None = None,
+) -> SubmitResult:
+    """Submit one batch of the outbox chain exactly as submit_pending would (nothing when it
+    has no lines or a terminal submission already)."""
+    entries = [e for e in read_chain(outbox) if e.batch_id == batch_id]
+    if not entries:
+        raise ManifestError(f"batch {batch_id} is not in the outbox chain")
+    return _submit_entries(
+        entries,
+        warehouse,
+        tenant,
+        stream,
+        domain,
+        outbox,
+        client,
+        spec,
+        progress,
+        job_timeout,
+        after_upload,
+    )
+
+
+def _submit_entries(
+    entries: list[ChainEntry],
+    warehouse: Warehouse,
+    tenant: str,
+    stream: str,
+    domain: Domain,
+    outbox: Path,
+    client: FusionClient,
+    spec: FormatSpec,
+    progress: Callable[[str], None],
+    job_timeout: float,
+    after_upload: AfterUpload | None,
+) -> SubmitResult:
     posting = Posting(warehouse)
     result = SubmitResult(tenant, stream, domain.name)
-    for entry in read_chain(outbox):
+    for entry in entries:
         manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
         lines = sum(f["rows"] for f in manifest["files"])
         existing = posting.submission(entry.batch_id)
@@ -138,10 +198,11 @@ def submit_pending(
 
 
 def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
-    """The batch's lines (file row number, REFERENCE23, REFERENCE4) read from its zip."""
+    """The batch's lines (file row number, REFERENCE23, REFERENCE4) and its GROUP_ID and batch
+    name, read from its zip."""
     positions = {c.name: c.position - 1 for c in spec.columns}
     zip_path = outbox / manifest["zip"]["name"]
-    numbers, line_ids, journals, batch_name = [], [], [], ""
+    numbers, line_ids, journals, batch_name, group_id = [], [], [], "", ""
     with zipfile.ZipFile(zip_path) as archive, archive.open(spec.csv_file) as raw:
         rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
         for number, row in enumerate(rows, start=1):
@@ -149,9 +210,10 @@ def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
             line_ids.append(int(row[positions["REFERENCE23"]]))
             journals.append(row[positions["REFERENCE4"]])
             batch_name = batch_name or row[positions["REFERENCE1"]]
+            group_id = group_id or row[positions["GROUP_ID"]]
     return BatchLines(
         batch_id=manifest["batch_id"],
-        group_id=date.fromisoformat(manifest["scope"]["feed_date"]).strftime("%Y%m%d"),
+        group_id=group_id,
         batch_name=batch_name,
         zip_path=zip_path,
         line_numbers=tuple(numbers),
