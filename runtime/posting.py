@@ -215,6 +215,19 @@ class Posting:
         )
         return [int(r[0]) for r in rows]
 
+    def posted_among(self, stream: str, domain: str, source_line_ids: Iterable[int]) -> set[int]:
+        """Which of these source lines Fusion posted in any batch of the domain."""
+        ids = ", ".join(str(int(i)) for i in source_line_ids)
+        if not ids:
+            return set()
+        rows = self._select(
+            f"select distinct p.source_line_id from {self.schema}.fusion_posted p "
+            f"join {self.schema}.fusion_submissions s on s.batch_id = p.batch_id "
+            f"where s.stream = %s and s.domain = %s and p.source_line_id in ({ids})",
+            (stream, domain),
+        )
+        return {int(r[0]) for r in rows}
+
     def queue_summary(self) -> list[dict]:
         """Open queue items counted by batch and error code (`queue list`)."""
         rows = self._select(
@@ -260,6 +273,33 @@ class Posting:
                 for queue_id in queue_ids
             )
         )
+
+    def settle_reload(self, batch_id: str, reload_batch_id: str) -> None:
+        """Carry a finished reload batch's outcome back to the open queue rows of the batch it
+        reloaded, atomically: lines it posted become 'reloaded'; lines Fusion rejected again
+        stay 'open' with the new reason; the reload batch's own queue rows are removed, so each
+        line waits in the queue once, under the batch the operator reloads."""
+        schema = self.schema
+        statements = [
+            (
+                f"update {schema}.operator_queue set status = 'reloaded', resolved_at = %s "
+                "where batch_id = %s and status = 'open' and source_line_id in "
+                f"(select source_line_id from {schema}.fusion_posted where batch_id = %s)",
+                (self.clock(), batch_id, reload_batch_id),
+            )
+        ]
+        statements += [
+            (
+                f"update {schema}.operator_queue set error_code = %s, message = %s "
+                "where batch_id = %s and status = 'open' and source_line_id = %s",
+                (row["error_code"], row["message"], batch_id, row["source_line_id"]),
+            )
+            for row in self.queue_rows(reload_batch_id)
+        ]
+        statements.append(
+            (f"delete from {schema}.operator_queue where batch_id = %s", (reload_batch_id,))
+        )
+        self._execute(*statements)
 
     # plumbing --------------------------------------------------------------------------------
     def _ensure(self) -> None:
