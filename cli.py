@@ -123,20 +123,26 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
 
     try:
         config = load_config(config_path)
-        generated, results, reports = run_demo(
+        generated, results, reports, packs = run_demo(
             config, seed, scale, warehouse, _progress(not as_json)
         )
     except Exception as exc:
         _fail(exc, as_json)
     if as_json:
+        runs = [run_to_json(r) for r in results]
         _emit_json(
-            {"sandbox": generated, "runs": [run_to_json(r) for r in results], "reports": reports}
+            {"sandbox": generated, "runs": runs, "reports": reports, "reconciliation": packs}
         )
     else:
         for result in results:
             render_run(result, out)
         for tenant, path in reports.items():
             out.print(f"finance review page for {tenant}: {path}")
+        for tenant, pack in packs.items():
+            files = ", ".join(str(f) for f in pack.get("files", {}).values())
+            out.print(
+                f"reconciliation pack for {tenant} {pack['period']}: {pack['status']} ({files})"
+            )
     sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
 
 
@@ -228,6 +234,72 @@ def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     out.print(table)
+
+
+@queue.command("reload")
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@click.option("--stream", required=True)
+@click.option("--domain", required=True)
+@click.argument("batch")
+@json_option
+def queue_reload(config_path, warehouse, tenant, stream, domain, batch, as_json) -> None:
+    """Once the cause is fixed, re-send a batch's rejected lines as a new batch and follow it."""
+    from load.reload import ReloadRefused, reload_batch
+
+    try:
+        config = load_config(config_path)
+        result = reload_batch(
+            config, tenant, stream, domain, batch, warehouse, _progress(not as_json)
+        )
+    except ReloadRefused as exc:
+        if as_json:
+            _emit_json({"status": "refused", "error": str(exc)})
+        else:
+            err.print(f"[bold]reload refused:[/bold] {escape(str(exc))}", highlight=False)
+        sys.exit(exit_codes.RELOAD_REFUSED)
+    except Exception as exc:
+        _fail(exc, as_json)
+    summary = result.to_json()
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(f"{result.status}: {result.message}")
+    codes = {"reloaded": exit_codes.OK, "submit_incomplete": exit_codes.SUBMIT_INCOMPLETE}
+    sys.exit(codes.get(result.status, exit_codes.LINES_STILL_OPEN))
+
+
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@click.option("--period", required=True, help="The month to reconcile, YYYY-MM.")
+@json_option
+def reconcile(config_path, warehouse, tenant, period, as_json) -> None:
+    """The monthly reconciliation pack: source vs Fusion balances per facility, drift explained."""
+    from load.fusion_client import client_for_tenant, fusion_url
+    from runtime.reconcile import build_pack
+    from runtime.warehouse import Warehouse
+
+    try:
+        config = load_config(config_path)
+        if tenant not in config.tenants:
+            configured = ", ".join(config.tenants)
+            raise ConfigError(f"tenants.{tenant}", f"not configured; configured: {configured}")
+        settings = config.tenants[tenant]
+        client = client_for_tenant(tenant, fusion_url(settings))
+        source = Warehouse.for_tenant(settings, warehouse)
+        pack = build_pack(config, tenant, source, client, period, None, datetime.now(UTC))
+    except Exception as exc:
+        _fail(exc, as_json)
+    summary = pack.summary()
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(f"{period}: {summary['status']}")
+        out.print(f"pack: {pack.html_path} and {pack.csv_path}")
+    sys.exit(exit_codes.UNEXPLAINED_DRIFT if pack.unexplained else exit_codes.OK)
 
 
 @main.command()

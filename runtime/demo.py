@@ -9,8 +9,10 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+from load.fusion_client import client_for_tenant, fusion_url
 from runtime.config import Config, Tenant
 from runtime.phi import tenant_key, validate_key
+from runtime.reconcile import build_pack
 from runtime.report import collect_report, default_report_path, write_report
 from runtime.run import Progress, RunResult, run_domain
 from runtime.secrets import env_name, optional_secret
@@ -41,12 +43,13 @@ def run_demo(
     scale: int,
     warehouse_override: str | None,
     progress: Progress,
-) -> tuple[dict, list[RunResult], dict[str, Path]]:
+) -> tuple[dict, list[RunResult], dict[str, Path], dict[str, dict]]:
     """Generate the sandbox next to each tenant's endpoints file, run the enabled domains, and
     write each tenant's finance review page."""
     generated: dict = {}
     results = []
     reports: dict[str, Path] = {}
+    packs: dict[str, dict] = {}
     with ExitStack() as running:
         for tenant in config.tenants.values():
             generated[tenant.name] = _prepare_sandbox(tenant, seed, scale, progress)
@@ -54,7 +57,9 @@ def run_demo(
             _use_sandbox_fusion_credentials(tenant.name)
             results += _run_tenant(config, tenant, warehouse_override, progress)
             reports[tenant.name] = _write_report(config, tenant, warehouse_override, progress)
-    return generated, results, reports
+            month = generated[tenant.name]["start_date"][:7]
+            packs[tenant.name] = _reconcile(config, tenant, warehouse_override, month, progress)
+    return generated, results, reports, packs
 
 
 def _prepare_sandbox(tenant: Tenant, seed: int, scale: int, progress: Progress) -> dict:
@@ -97,3 +102,14 @@ def _write_report(
     warehouse = Warehouse.for_tenant(tenant, warehouse_override)
     page = collect_report(config, tenant.name, warehouse, datetime.now(UTC))
     return write_report(page, default_report_path(config, tenant.name))
+
+
+def _reconcile(
+    config: Config, tenant: Tenant, warehouse_override: str | None, month: str, progress: Progress
+) -> dict:
+    progress(f"reconcile: {month} against the Fusion ledger balances")
+    client = client_for_tenant(tenant.name, fusion_url(tenant))
+    warehouse = Warehouse.for_tenant(tenant, warehouse_override)
+    return build_pack(
+        config, tenant.name, warehouse, client, month, None, datetime.now(UTC)
+    ).summary()

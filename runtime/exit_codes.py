@@ -7,6 +7,9 @@ QUALITY_GATE_FAILED = 3
 EXPORT_CONFLICT = 4
 AUDIT_BROKEN = 5  # the disclosure log's chain is broken, or the two copies disagree
 SUBMIT_INCOMPLETE = 6  # batches uploaded but not finished in Fusion (unreachable, job running)
+UNEXPLAINED_DRIFT = 7  # reconcile: source and Fusion differ by something no category explains
+LINES_STILL_OPEN = 8  # queue reload: some lines are still held or were rejected again
+RELOAD_REFUSED = 9  # queue reload: nothing to reload (see the message); nothing ran
 LOCKED = 75  # EX_TEMPFAIL: another run holds the domain's lock; try later
 
 BY_STATUS = {

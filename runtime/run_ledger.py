@@ -17,7 +17,8 @@ import psycopg2
 from runtime import exit_codes
 from runtime.warehouse import Warehouse
 
-STATUSES = ("running", "ok", "quality_gate_failed", "export_conflict", "failed", "locked")
+# Every run outcome (runtime.exit_codes.BY_STATUS) plus the states a row passes through.
+STATUSES = ("running", "failed", *exit_codes.BY_STATUS)
 COLUMNS = (
     "run_id", "tenant", "stream", "domain", "started_at", "finished_at", "status", "exit_code",
     "rows_extracted", "lines_exported", "exception_lines", "dead_letters", "message",

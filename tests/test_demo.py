@@ -34,6 +34,7 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
     posted = run["submit"]
     assert {b["status"] for b in posted["batches"]} == {"succeeded"}
     assert posted["totals"]["lines_posted"] == run["export"]["lines"]
+    assert summary["reconciliation"][TENANT]["status"] == "clean"
     page = tmp_path / "work" / TENANT / "report" / "finance_report.html"
     assert summary["reports"] == {TENANT: str(page)}
     assert "Finance review" in page.read_text()

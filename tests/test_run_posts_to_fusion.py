@@ -42,6 +42,10 @@ def test_a_run_posts_every_exported_line(world, fusion):
     ledger = requests.get(f"{fusion.url}/__sandbox__/ledger", timeout=10).json()
     assert ledger["count"] == summary["export"]["lines"]
 
+    pack = cli(world, "reconcile", "--tenant", TENANT, "--period", "2026-10")
+    assert pack.exit_code == 0, pack.output
+    assert json.loads(pack.stdout)["status"] == "clean"
+
 
 def test_rejected_lines_wait_in_the_operator_queue_and_are_never_resent(world, fusion):
     knobs = {"disable_combinations": ["101-7020-41000-000-000-0000"]}
