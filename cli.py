@@ -53,6 +53,16 @@ def _fail(exc: Exception, as_json: bool) -> None:
     sys.exit(code)
 
 
+def _finish_run(result, as_json: bool) -> None:
+    from runtime.summary import render_run, run_to_json
+
+    if as_json:
+        _emit_json(run_to_json(result))
+    else:
+        render_run(result, out)
+    sys.exit(exit_codes.BY_STATUS[result.status])
+
+
 config_option = click.option(
     "--config",
     "config_path",
@@ -93,7 +103,6 @@ def main() -> None:
 def run(config_path, warehouse, tenant, stream, domain, feed_dates, as_json) -> None:
     """Run one domain: extract, dbt build with tests, export FBDI, reconcile."""
     from runtime.run import run_domain
-    from runtime.summary import render_run, run_to_json
 
     try:
         config = load_config(config_path)
@@ -103,11 +112,7 @@ def run(config_path, warehouse, tenant, stream, domain, feed_dates, as_json) -> 
         )
     except Exception as exc:
         _fail(exc, as_json)
-    if as_json:
-        _emit_json(run_to_json(result))
-    else:
-        render_run(result, out)
-    sys.exit(exit_codes.BY_STATUS[result.status])
+    _finish_run(result, as_json)
 
 
 @main.command()
@@ -156,7 +161,6 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
 def submit(config_path, warehouse, tenant, stream, domain, as_json) -> None:
     """Submit the outbox's batches Fusion has not had yet and follow their import jobs."""
     from runtime.run import run_domain
-    from runtime.summary import render_run, run_to_json
 
     try:
         config = load_config(config_path)
@@ -171,11 +175,7 @@ def submit(config_path, warehouse, tenant, stream, domain, as_json) -> None:
         )
     except Exception as exc:
         _fail(exc, as_json)
-    if as_json:
-        _emit_json(run_to_json(result))
-    else:
-        render_run(result, out)
-    sys.exit(exit_codes.BY_STATUS[result.status])
+    _finish_run(result, as_json)
 
 
 @main.group()

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import requests
 import yaml
 from click.testing import CliRunner
 
 from cli import main
 from runtime.config import load_config
 from runtime.warehouse import Warehouse
+from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate
 
 TENANT = "testhosp"
@@ -183,3 +185,25 @@ def world(tmp_path, phi_key, warehouse_arg):
 
     World.run = staticmethod(run)
     return World
+
+
+def set_knobs(simulator, **values) -> None:
+    """Change the Fusion simulator's test knobs (slow or failing jobs, 5xx, combinations...)."""
+    url = f"{simulator.url}/__sandbox__/knobs"
+    requests.post(url, json=values, timeout=10).raise_for_status()
+
+
+def ledger_lines(simulator) -> list[dict]:
+    """Every journal line the Fusion simulator posted."""
+    return requests.get(f"{simulator.url}/__sandbox__/ledger", timeout=30).json()["items"]
+
+
+@pytest.fixture
+def fusion(world, monkeypatch):
+    """The Fusion simulator serving the world's endpoints, with the sandbox client credentials;
+    its jobs run asynchronously without the default delay."""
+    for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
+        monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
+    with FusionSimulator(world.config.tenants[TENANT].endpoints_file) as simulator:
+        set_knobs(simulator, job_seconds=0)
+        yield simulator

@@ -9,33 +9,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import requests
 
 from load import reload as reload_module
 from load.manifest import verify_chain
 from load.reload import ReloadRefused, reload_batch
 from runtime.posting import Posting
-from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
-from tests.conftest import TENANT
+from tests.conftest import TENANT, ledger_lines, set_knobs
 
 COMBINATION = "101-7020-41000-000-000-0000"
-
-
-@pytest.fixture
-def fusion(world, monkeypatch):
-    for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
-        monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
-    with FusionSimulator(world.config.tenants[TENANT].endpoints_file) as simulator:
-        set_knobs(simulator, job_seconds=0)
-        yield simulator
-
-
-def set_knobs(simulator, **knobs) -> None:
-    requests.post(f"{simulator.url}/__sandbox__/knobs", json=knobs, timeout=10).raise_for_status()
-
-
-def ledger_lines(simulator) -> list[dict]:
-    return requests.get(f"{simulator.url}/__sandbox__/ledger", timeout=10).json()["items"]
 
 
 def reload(world, batch_id: str):

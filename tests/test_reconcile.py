@@ -13,34 +13,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import requests
 
 from load.formats import load_spec
 from load.fusion_client import FusionClient, client_for_tenant
 from runtime.config import ConfigError
 from runtime.reconcile import CSV_COLUMNS, ReconciliationPack, build_pack
 from runtime.warehouse import Warehouse
-from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
-from tests.conftest import TENANT
+from sandbox.fusion.server import FusionSimulator
+from tests.conftest import TENANT, set_knobs
 from tests.test_report import Page, render
 
 NOW = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 MONTH = "2026-10"
 DISABLED = "101-7020-41000-000-000-0000"
-
-
-@pytest.fixture
-def fusion(world, monkeypatch):
-    """The simulator serving the world's endpoints, with the sandbox client credentials."""
-    for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
-        monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
-    with FusionSimulator(world.config.tenants[TENANT].endpoints_file) as simulator:
-        knobs(simulator, job_seconds=0)
-        yield simulator
-
-
-def knobs(simulator: FusionSimulator, **values) -> None:
-    requests.post(f"{simulator.url}/__sandbox__/knobs", json=values, timeout=10).raise_for_status()
 
 
 def client(simulator: FusionSimulator) -> FusionClient:
@@ -127,7 +112,7 @@ def test_a_posted_month_is_clean(world, fusion):
 
 
 def test_rejected_lines_are_explained_by_the_queue(world, fusion):
-    knobs(fusion, disable_combinations=[DISABLED])
+    set_knobs(fusion, disable_combinations=[DISABLED])
     code, _ = world.run()
     assert code == 0
 
@@ -148,7 +133,7 @@ def test_rejected_lines_are_explained_by_the_queue(world, fusion):
 def test_a_batch_fusion_never_got_is_in_flight(world, fusion):
     # Fusion answers 503 to every attempt of the first batch's calls, then recovers: that
     # batch stays exported but not submitted, the next run's work.
-    knobs(fusion, http_5xx_next=6)
+    set_knobs(fusion, http_5xx_next=6)
     world.run()  # its exit code is the run's business; what Fusion holds is ours
     ops = world.warehouse.schema("ops")
     submitted = world.warehouse.query(f"select count(*) from {ops}.fusion_submissions")[0][0]
@@ -205,7 +190,7 @@ def foreign_journal(world, simulator: FusionSimulator) -> tuple[str, Decimal, De
 
 
 def test_a_failed_job_and_a_foreign_journal_show_as_categorised_drift(world, fusion, tmp_path):
-    knobs(fusion, fail_next_jobs=1)
+    set_knobs(fusion, fail_next_jobs=1)
     code, summary = world.run()
     assert code == 0, summary
     failed = [b for b in summary["submit"]["batches"] if b["status"] == "error"]

@@ -5,25 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import requests
 from click.testing import CliRunner
 
 from cli import main
-from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
-from tests.conftest import TENANT
-
-
-@pytest.fixture
-def fusion(world, monkeypatch):
-    for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
-        monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
-    with FusionSimulator(world.config.tenants[TENANT].endpoints_file) as simulator:
-        fast = {"job_seconds": 0}  # jobs still run asynchronously, just without a delay
-        requests.post(
-            f"{simulator.url}/__sandbox__/knobs", json=fast, timeout=10
-        ).raise_for_status()
-        yield simulator
+from tests.conftest import TENANT, ledger_lines, set_knobs
 
 
 def cli(world, *args: str):
@@ -39,8 +24,7 @@ def test_a_run_posts_every_exported_line(world, fusion):
     assert totals["lines_posted"] == summary["export"]["lines"]
     assert totals["lines_rejected"] == 0
     assert {b["status"] for b in summary["submit"]["batches"]} == {"succeeded"}
-    ledger = requests.get(f"{fusion.url}/__sandbox__/ledger", timeout=10).json()
-    assert ledger["count"] == summary["export"]["lines"]
+    assert len(ledger_lines(fusion)) == summary["export"]["lines"]
 
     pack = cli(world, "reconcile", "--tenant", TENANT, "--period", "2026-10")
     assert pack.exit_code == 0, pack.output
@@ -48,8 +32,7 @@ def test_a_run_posts_every_exported_line(world, fusion):
 
 
 def test_rejected_lines_wait_in_the_operator_queue_and_are_never_resent(world, fusion):
-    knobs = {"disable_combinations": ["101-7020-41000-000-000-0000"]}
-    requests.post(f"{fusion.url}/__sandbox__/knobs", json=knobs, timeout=10).raise_for_status()
+    set_knobs(fusion, disable_combinations=["101-7020-41000-000-000-0000"])
 
     code, summary = world.run()
 

@@ -8,14 +8,12 @@ import io
 import zipfile
 
 import pytest
-import requests
 
 from load.formats import load_spec
 from load.fusion_client import client_for_tenant, fusion_url
 from load.submit import submit_pending
 from runtime.posting import Posting
-from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
-from tests.conftest import TENANT
+from tests.conftest import TENANT, ledger_lines, set_knobs
 
 
 @pytest.fixture
@@ -27,21 +25,9 @@ def exported(world) -> dict:
 
 
 @pytest.fixture
-def fusion(world, exported, monkeypatch):
-    """The simulator registered in the world's endpoints file, and OAuth2 secrets for it."""
-    tenant = world.config.tenants[TENANT]
-    monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_CLIENT_SECRET", CLIENT_SECRET)
-    with FusionSimulator(tenant.endpoints_file) as simulator:
-        yield simulator
-
-
-def knobs(simulator, **values) -> None:
-    requests.post(f"{simulator.url}/__sandbox__/knobs", json=values, timeout=10).raise_for_status()
-
-
-def ledger_lines(simulator) -> list[dict]:
-    return requests.get(f"{simulator.url}/__sandbox__/ledger", timeout=30).json()["items"]
+def fusion(exported, fusion):
+    """Here Fusion becomes reachable only after the run exported its batches."""
+    return fusion
 
 
 def submit(world, events=None, **options):
@@ -74,7 +60,7 @@ def posted_line_ids(world) -> list[int]:
 
 def test_every_batch_posts_once_and_retries_are_counted(world, exported, fusion):
     run = exported
-    knobs(fusion, http_5xx_next=3)
+    set_knobs(fusion, http_5xx_next=3)
     events = []
     result = submit(world, events)
     batches = result.to_json()["batches"]
@@ -109,7 +95,7 @@ def test_disabled_combination_is_rejected_and_queued(world, fusion):
     with zipfile.ZipFile(first_zip) as archive:
         row = next(csv.reader(io.StringIO(archive.read(spec.csv_file).decode("utf-8"))))
     combination = "-".join(row[8:14])  # SEGMENT1..SEGMENT6
-    knobs(fusion, disable_combinations=[combination])
+    set_knobs(fusion, disable_combinations=[combination])
 
     result = submit(world)
     statuses = {b.status for b in result.batches}
