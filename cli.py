@@ -46,6 +46,11 @@ def _fail(exc: Exception, as_json: bool) -> None:
         code, status, kind, message = exit_codes.LOCKED, "locked", "locked, try later", str(exc)
     else:
         code, status, kind, message = exit_codes.FAILED, "failed", "error", safe_message(exc)
+    _stop(code, status, kind, message, as_json)
+
+
+def _stop(code: int, status: str, kind: str, message: str, as_json: bool) -> None:
+    """End the command: the message on stderr (or as JSON on stdout) and the exit code."""
     if as_json:
         _emit_json({"status": status, "error": message})
     else:
@@ -254,11 +259,7 @@ def queue_reload(config_path, warehouse, tenant, stream, domain, batch, as_json)
             config, tenant, stream, domain, batch, warehouse, _progress(not as_json)
         )
     except ReloadRefused as exc:
-        if as_json:
-            _emit_json({"status": "refused", "error": str(exc)})
-        else:
-            err.print(f"[bold]reload refused:[/bold] {escape(str(exc))}", highlight=False)
-        sys.exit(exit_codes.RELOAD_REFUSED)
+        _stop(exit_codes.RELOAD_REFUSED, "refused", "reload refused", str(exc), as_json)
     except Exception as exc:
         _fail(exc, as_json)
     summary = result.to_json()
@@ -401,11 +402,7 @@ def _audit_call(as_json: bool, action):
     try:
         return action()
     except AuditError as exc:
-        if as_json:
-            _emit_json({"status": "audit_broken", "error": str(exc)})
-        else:
-            err.print(f"[bold red]audit:[/bold red] {escape(str(exc))}", highlight=False)
-        sys.exit(exit_codes.AUDIT_BROKEN)
+        _stop(exit_codes.AUDIT_BROKEN, "audit_broken", "audit", str(exc), as_json)
     except Exception as exc:
         _fail(exc, as_json)
 
