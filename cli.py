@@ -192,11 +192,7 @@ def _posting(config_path: Path, tenant: str, warehouse: str | None):
     from runtime.posting import Posting
     from runtime.warehouse import Warehouse
 
-    config = load_config(config_path)
-    if tenant not in config.tenants:
-        configured = ", ".join(config.tenants)
-        raise ConfigError(f"tenants.{tenant}", f"not configured; configured: {configured}")
-    return Posting(Warehouse.for_tenant(config.tenants[tenant], warehouse))
+    return Posting(Warehouse.for_tenant(load_config(config_path).tenant(tenant), warehouse))
 
 
 @queue.command("list")
@@ -285,10 +281,7 @@ def reconcile(config_path, warehouse, tenant, period, as_json) -> None:
 
     try:
         config = load_config(config_path)
-        if tenant not in config.tenants:
-            configured = ", ".join(config.tenants)
-            raise ConfigError(f"tenants.{tenant}", f"not configured; configured: {configured}")
-        settings = config.tenants[tenant]
+        settings = config.tenant(tenant)
         client = client_for_tenant(tenant, fusion_url(settings))
         source = Warehouse.for_tenant(settings, warehouse)
         pack = build_pack(config, tenant, source, client, period, None, datetime.now(UTC))
@@ -387,12 +380,7 @@ def _disclosure_log(config_path: Path, tenant: str, warehouse: str | None):
     from runtime.audit import DisclosureLog
     from runtime.warehouse import Warehouse
 
-    config = load_config(config_path)
-    if tenant not in config.tenants:
-        raise ConfigError(
-            f"tenants.{tenant}", f"not configured; configured: {', '.join(config.tenants)}"
-        )
-    settings = config.tenants[tenant]
+    settings = load_config(config_path).tenant(tenant)
     return DisclosureLog(Warehouse.for_tenant(settings, warehouse), tenant, settings.audit)
 
 

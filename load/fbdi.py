@@ -15,7 +15,6 @@ never the offending value, which may be PHI.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from load.formats import ColumnSpec, CsvFileSpec, FormatSpec
-from load.zipfile_deterministic import BackgroundWriter, DeterministicZip
+from load.zipfile_deterministic import AtomicZip, BackgroundWriter, DeterministicZip
 
 CHUNK_ROWS = 4096  # small enough that rendering and DEFLATE overlap within a day's batch
 _STR = pa.large_string()
@@ -148,30 +147,17 @@ def write_fbdi_zip(
             + "; a partial layout cannot produce a file for Fusion"
         )
     by_file = _batches_by_file(batches, spec)
-    zip_path = Path(zip_path)
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
-    try:
-        totals = _TotalsAccumulator(spec)
-        with DeterministicZip(tmp) as archive:
-            written = tuple(
-                _write_csv(
-                    archive, by_file.get(f.csv_file, ()), spec, f, totals if i == 0 else None
-                )
-                for i, f in enumerate(spec.files)
-            )
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-            zip_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-        zip_bytes = tmp.stat().st_size
-        os.replace(tmp, zip_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    totals = _TotalsAccumulator(spec)
+    published = AtomicZip(zip_path)
+    with published as archive:
+        written = tuple(
+            _write_csv(archive, by_file.get(f.csv_file, ()), spec, f, totals if i == 0 else None)
+            for i, f in enumerate(spec.files)
+        )
     return WrittenFile(
-        zip_path=zip_path,
-        zip_sha256=zip_sha256,
-        zip_bytes=zip_bytes,
+        zip_path=published.path,
+        zip_sha256=published.sha256,
+        zip_bytes=published.bytes,
         files=written,
         control_totals=totals.result(),
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from load.formats import (
     available_releases,
     load_spec,
 )
-from load.zipfile_deterministic import DeterministicZip
+from load.zipfile_deterministic import AtomicZip
 
 END_OF_TIME = dt.date(4712, 12, 31)
 CLEAR = "#NULL"
@@ -114,19 +113,9 @@ def write_hdl_zip(components: Mapping[str, Rows], spec: HdlSpec, zip_path: Path)
     if not _ZIP_NAME.match(zip_path.name):
         raise HdlError(f"{zip_path.name}: an HDL zip name must be alphanumeric")
     data = render_hdl(components, spec)
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
-    try:
-        with DeterministicZip(tmp) as archive:
-            archive.write_entry(spec.dat_file, data)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-            zip_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-        zip_bytes = tmp.stat().st_size
-        os.replace(tmp, zip_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    published = AtomicZip(zip_path)
+    with published as archive:
+        archive.write_entry(spec.dat_file, data)
     counts: dict[str, int] = {}
     for line in data.decode("utf-8").splitlines():
         instruction, _, rest = line.partition("|")
@@ -135,8 +124,8 @@ def write_hdl_zip(components: Mapping[str, Rows], spec: HdlSpec, zip_path: Path)
             counts[disc] = counts.get(disc, 0) + 1
     return WrittenHdl(
         zip_path=zip_path,
-        zip_sha256=zip_sha256,
-        zip_bytes=zip_bytes,
+        zip_sha256=published.sha256,
+        zip_bytes=published.bytes,
         dat_file=spec.dat_file,
         dat_sha256=hashlib.sha256(data).hexdigest(),
         dat_bytes=len(data),

@@ -8,6 +8,8 @@ zlib build, since DEFLATE output may differ between zlib implementations.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import queue
 import threading
 import zipfile
@@ -110,3 +112,36 @@ class BackgroundWriter:
         self._thread.join()
         if exc_type is None and self._error is not None:
             raise self._error
+
+
+class AtomicZip:
+    """A DeterministicZip written beside `zip_path` and renamed into place only when complete.
+
+    Use as a context manager; after a clean exit `sha256` and `bytes` describe the published
+    zip. On any error nothing is left at `zip_path` (an existing file there is untouched).
+    """
+
+    def __init__(self, zip_path: Path) -> None:
+        self.path = Path(zip_path)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._zip: DeterministicZip | None = None
+        self.sha256 = ""
+        self.bytes = 0
+
+    def __enter__(self) -> DeterministicZip:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._zip = DeterministicZip(self._tmp)
+        return self._zip
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self._zip.__exit__(exc_type, *exc)
+            if exc_type is not None:
+                return
+            with self._tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+                self.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+            self.bytes = self._tmp.stat().st_size
+            os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)

@@ -118,6 +118,10 @@ class Config:
     pushgateway: str | None
     tenants: dict[str, Tenant]
 
+    def tenant(self, name: str) -> Tenant:
+        """Find one tenant, or raise ConfigError listing the configured ones."""
+        return _pick(self.tenants, name, "tenants")
+
     def domain(self, tenant: str, stream: str, domain: str) -> tuple[Tenant, Stream, Domain]:
         """Find one domain, or raise ConfigError naming the missing level and what exists."""
         t = _pick(self.tenants, tenant, "tenants")
