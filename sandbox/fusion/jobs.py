@@ -1,7 +1,8 @@
 """Asynchronous ESS jobs: a queue, one worker thread, statuses WAIT -> RUNNING -> terminal.
 
-A job stays RUNNING for the `job_seconds` knob, then runs Journal Import against the books and
-keeps its log zip (`<id>.log` and `rejected_rows.csv`). Request ids are sequential.
+Every job is a piece of work: Journal Import, another FBDI object's import, or an HCM Data
+Loader data set. A job stays RUNNING for the `job_seconds` knob, then runs its work and keeps
+its log zip (`<id>.log` and `rejected_rows.csv`). Request ids are sequential across all kinds.
 """
 
 from __future__ import annotations
@@ -12,25 +13,47 @@ import queue
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from sandbox.fusion import journal_import
-from sandbox.fusion.journal_import import ERROR, JobParameters, LoadError, Outcome
 from sandbox.fusion.knobs import Knobs
-from sandbox.fusion.ledger import Books
 
 WAIT, RUNNING = "WAIT", "RUNNING"
+SUCCEEDED, WARNING, ERROR = "SUCCEEDED", "WARNING", "ERROR"
+INJECTED_FAILURE = "The job failed (injected by the sandbox). Nothing posted."
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _POLL_SECONDS = 0.05
 
 
 @dataclass
+class Result:
+    """What one job did: terminal status, the human log and its rejected rows."""
+
+    status: str
+    log: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, ...]] = field(default_factory=list)
+
+
+class Work(Protocol):
+    """What a job runs. `rejected_header` heads its `rejected_rows.csv`."""
+
+    rejected_header: tuple[str, ...]
+
+    def describe(self, request_id: str) -> list[str]:
+        """The opening lines of the job's log."""
+        ...
+
+    def run(self, request_id: str, document: bytes, lock: threading.RLock) -> Result:
+        """Do the work on the document; take the lock around any shared state."""
+        ...
+
+
+@dataclass
 class Job:
-    """One submitted Journal Import request."""
+    """One submitted request."""
 
     request_id: str
-    file_name: str
-    params: JobParameters
+    work: Work
     document: bytes | None
     status: str = WAIT
     log_zip: bytes | None = None
@@ -39,8 +62,7 @@ class Job:
 class JobRunner:
     """Runs submitted jobs one at a time on a background thread."""
 
-    def __init__(self, books: Books, knobs: Knobs, lock: threading.RLock, first_id: int) -> None:
-        self.books = books
+    def __init__(self, knobs: Knobs, lock: threading.RLock, first_id: int) -> None:
         self.knobs = knobs
         self.lock = lock
         self.jobs: dict[str, Job] = {}
@@ -64,12 +86,12 @@ class JobRunner:
         self._thread.join()
         self._thread = None
 
-    def submit(self, file_name: str, document: bytes, params: JobParameters) -> str:
+    def submit(self, work: Work, document: bytes) -> str:
         """Queue a job and return its request id."""
         with self.lock:
             request_id = str(self._next_id)
             self._next_id += 1
-            job = Job(request_id, file_name, params, document)
+            job = Job(request_id, work, document)
             self.jobs[request_id] = job
         self._queue.put(job)
         return request_id
@@ -95,12 +117,15 @@ class JobRunner:
                     self.knobs.fail_next_jobs -= 1
             if not self._hold_running():
                 return
-            outcome = self._run(job, fail)
-            log_zip = _log_zip(job, outcome)
+            if fail:
+                result = Result(ERROR, [INJECTED_FAILURE])
+            else:
+                result = job.work.run(job.request_id, job.document or b"", self.lock)
+            log_zip = _log_zip(job, result)
             with self.lock:
-                job.status = outcome.status
+                job.status = result.status
                 job.log_zip = log_zip
-                job.document = None  # journal lines are not kept beyond the job
+                job.document = None  # uploaded content is not kept beyond the job
 
     def _hold_running(self) -> bool:
         """Stay RUNNING for `job_seconds`, re-read as it passes so tests can end a slow job.
@@ -116,37 +141,18 @@ class JobRunner:
             if self._stopping.wait(min(remaining, _POLL_SECONDS)):
                 return False
 
-    def _run(self, job: Job, fail: bool) -> Outcome:
-        if fail:
-            return Outcome(ERROR, ["The job failed (injected by the sandbox). Nothing posted."])
-        try:
-            rows = journal_import.load_rows(job.document or b"")
-        except LoadError as exc:
-            return Outcome(ERROR, [f"Load failed: {exc}. Nothing was imported."])
-        with self.lock:
-            return journal_import.import_journals(rows, job.params, self.books, job.request_id)
 
-
-def _log_zip(job: Job, outcome: Outcome) -> bytes:
-    params = job.params
+def _log_zip(job: Job, result: Result) -> bytes:
     text = "\n".join(
-        [
-            f"Journal Import request {job.request_id}",
-            f"File: {job.file_name}",
-            f"Journal source: {params.source}; ledger: {params.ledger_id}; "
-            f"group id: {params.group_id}",
-            *outcome.log,
-            f"Status: {outcome.status}",
-            "",
-        ]
+        [*job.work.describe(job.request_id), *result.log, f"Status: {result.status}", ""]
     )
     rejected = io.StringIO()
     writer = csv.writer(rejected, lineterminator="\n")
-    writer.writerow(journal_import.REJECTED_HEADER)
-    writer.writerows(r.as_row() for r in outcome.rejected)
+    writer.writerow(job.work.rejected_header)
+    writer.writerows(result.rejected)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in ((f"{job.request_id}.log", text), ("rejected_rows.csv", rejected)):
-            data = content if isinstance(content, str) else content.getvalue()
-            archive.writestr(zipfile.ZipInfo(name, _ZIP_TIME), data.encode("utf-8"))
+        for name, data in ((f"{job.request_id}.log", text), ("rejected_rows.csv", rejected)):
+            content = data if isinstance(data, str) else data.getvalue()
+            archive.writestr(zipfile.ZipInfo(name, _ZIP_TIME), content.encode("utf-8"))
     return buffer.getvalue()

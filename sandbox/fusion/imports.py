@@ -1,0 +1,89 @@
+"""importBulkData: which import a request starts, and the Journal Import job work.
+
+The import is the release's FBDI spec whose `ucm_document_account` and `ess_job.name` are the
+request's DocumentAccount and JobName: Journal Import for GlInterface, the spec-driven object
+import (`sandbox.fusion.objects`) for every other object.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from functools import cache
+from typing import Any
+
+from load.formats import FormatSpec, available_objects, load_spec
+from sandbox.fusion import journal_import
+from sandbox.fusion.jobs import ERROR, Result, Work
+from sandbox.fusion.journal_import import JobParameters, LoadError
+from sandbox.fusion.ledger import Books
+from sandbox.fusion.objects import ObjectImport, ObjectStore, parse_parameters
+from sandbox.fusion.rest import bad_request
+
+
+@cache
+def fbdi_specs() -> tuple[FormatSpec, ...]:
+    """Every FBDI spec of the simulator's release."""
+    release = journal_import.RELEASE
+    specs = (load_spec(release, name) for name in available_objects(release))
+    return tuple(s for s in specs if isinstance(s, FormatSpec))
+
+
+class JournalImport:
+    """The job work of a GL Journal Import request."""
+
+    rejected_header = journal_import.REJECTED_HEADER
+
+    def __init__(self, file_name: str, params: JobParameters, books: Books) -> None:
+        self.file_name = file_name
+        self.params = params
+        self.books = books
+
+    def describe(self, request_id: str) -> list[str]:
+        """The opening lines of the job's log."""
+        params = self.params
+        return [
+            f"Journal Import request {request_id}",
+            f"File: {self.file_name}",
+            f"Journal source: {params.source}; ledger: {params.ledger_id}; "
+            f"group id: {params.group_id}",
+        ]
+
+    def run(self, request_id: str, document: bytes, lock: threading.RLock) -> Result:
+        """Load the GlInterface rows, then validate and post them."""
+        try:
+            rows = journal_import.load_rows(document)
+        except LoadError as exc:
+            return Result(ERROR, [f"Load failed: {exc}. Nothing was imported."])
+        with lock:
+            outcome = journal_import.import_journals(rows, self.params, self.books, request_id)
+        return Result(outcome.status, outcome.log, [r.as_row() for r in outcome.rejected])
+
+
+def work_for(body: dict[str, Any], books: Books, objects: ObjectStore) -> Work:
+    """The job work an importBulkData body asks for; a 400 when it names no known import."""
+    account, job = body.get("DocumentAccount"), body.get("JobName")
+    spec = next(
+        (s for s in fbdi_specs() if (s.ucm_document_account, s.ess_job.name) == (account, job)),
+        None,
+    )
+    if spec is None:
+        known = "; ".join(f"{s.ucm_document_account} with {s.ess_job.name}" for s in fbdi_specs())
+        raise bad_request(f"DocumentAccount and JobName must be one of: {known}")
+    parameter_list = str(body.get("ParameterList", ""))
+    file_name = str(body.get("FileName", ""))
+    try:
+        if spec.object_name == journal_import.spec().object_name:
+            return JournalImport(file_name, JobParameters.parse(parameter_list), books)
+        return ObjectImport(spec, file_name, parse_parameters(spec, parameter_list), objects)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def document(body: dict[str, Any]) -> bytes:
+    """The decoded DocumentContent; a 400 when it is not base64."""
+    try:
+        return base64.b64decode(str(body.get("DocumentContent", "")), validate=True)
+    except (ValueError, binascii.Error):
+        raise bad_request("DocumentContent is not base64") from None

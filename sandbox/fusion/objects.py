@@ -1,0 +1,227 @@
+"""Import of the FBDI objects other than GL Journal Import, driven only by their format specs.
+
+Two stages, like Journal Import. The load reads every CSV of the spec that the zip holds (the
+primary one must be there); a row whose field count is not the spec's, or unparseable CSV, fails
+the whole job with nothing stored. Then each row is checked against what the spec knows of its
+columns: required and allowed values, dates in the spec's format, integers and amounts, sizes,
+columns bound to a job parameter (they must equal it), and in a secondary CSV the link key (the
+primary CSV's first column) must name an accepted or stored primary row. Clean rows land in the
+object's store; rejected rows go to `rejected_rows.csv` with a code and the column at fault,
+never the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from load.formats import CsvFileSpec, FormatSpec
+from sandbox.fusion.jobs import ERROR, SUCCEEDED, WARNING, Result
+
+REJECTED_HEADER = ("csv_file", "line_number", "error_code", "message")
+_NUMBERS = {
+    "integer": (re.compile(r"^-?\d+$"), "an integer"),
+    "amount": (re.compile(r"^-?\d+(\.\d+)?$"), "an amount"),
+}
+_UNSET = ("", "#NULL")
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One accepted row: its documented, non-empty columns and where it came from."""
+
+    object_name: str
+    csv_file: str
+    values: dict[str, str]
+    request_id: str | None = None  # None for rows created through REST
+    line_number: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `/__sandbox__/objects/<object>` item."""
+        return {
+            "CsvFile": self.csv_file,
+            "RequestId": self.request_id,
+            "LineNumber": self.line_number,
+            "Values": dict(self.values),
+        }
+
+
+class ObjectStore:
+    """Accepted rows per FBDI object, in arrival order. The simulator's lock guards it."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[StoredRow]] = defaultdict(list)
+
+    def add(self, row: StoredRow) -> None:
+        """Keep an accepted row."""
+        self._rows[row.object_name].append(row)
+
+    def rows(self, object_name: str, csv_file: str | None = None) -> list[StoredRow]:
+        """The object's rows, optionally of one CSV only."""
+        return [r for r in self._rows[object_name] if csv_file in (None, r.csv_file)]
+
+
+class LoadError(ValueError):
+    """The file cannot be loaded at all; the message says why and where."""
+
+
+def parse_parameters(spec: FormatSpec, parameter_list: str) -> tuple[str, ...]:
+    """The ParameterList's values, checked against what the spec documents of the job."""
+    values = tuple(parameter_list.split(",")) if parameter_list else ()
+    job = spec.ess_job
+    if job.parameter_count is not None and len(values) != job.parameter_count:
+        raise ValueError(f"ParameterList needs {job.parameter_count} comma-separated values")
+    for param, value in zip(job.parameters, values, strict=False):
+        if param.allowed and value not in param.allowed:
+            raise ValueError(f"ParameterList {param.name} must be one of {list(param.allowed)}")
+    return values
+
+
+class ObjectImport:
+    """The job work of one importBulkData request for an FBDI object other than GL."""
+
+    rejected_header = REJECTED_HEADER
+
+    def __init__(
+        self, spec: FormatSpec, file_name: str, parameters: tuple[str, ...], store: ObjectStore
+    ) -> None:
+        self.spec = spec
+        self.file_name = file_name
+        self.store = store
+        self.bound = {
+            param.column: value
+            for param, value in zip(spec.ess_job.parameters, parameters, strict=False)
+            if param.column and value not in _UNSET
+        }
+
+    def describe(self, request_id: str) -> list[str]:
+        """The opening lines of the job's log."""
+        return [
+            f"{self.spec.description} request {request_id}",
+            f"File: {self.file_name}",
+            f"Job: {self.spec.ess_job.name}",
+        ]
+
+    def run(self, request_id: str, document: bytes, lock: threading.RLock) -> Result:
+        """Load, check every row, store the clean ones."""
+        try:
+            files = _load(document, self.spec)
+        except LoadError as exc:
+            return Result(ERROR, [f"Load failed: {exc}. Nothing was imported."])
+        result = Result(ERROR)
+        accepted: list[StoredRow] = []
+        with lock:
+            for file in self.spec.files:
+                linked = self._linked_keys(file, accepted)
+                for number, fields in enumerate(files.get(file.csv_file, []), start=1):
+                    row = {c.name: fields[c.position - 1] for c in file.columns}
+                    problem = self._problem(row, file, linked)
+                    if problem:
+                        result.rejected.append((file.csv_file, str(number), *problem))
+                        continue
+                    values = {name: value for name, value in row.items() if value}
+                    accepted.append(
+                        StoredRow(self.spec.object_name, file.csv_file, values, request_id, number)
+                    )
+            for row in accepted:
+                self.store.add(row)
+        if accepted:
+            result.status = WARNING if result.rejected else SUCCEEDED
+        codes = Counter(r[2] for r in result.rejected)
+        result.log = [
+            f"Rows: {len(accepted)} imported, {len(result.rejected)} rejected.",
+            *(f"Rejected rows with {code}: {count}" for code, count in sorted(codes.items())),
+        ]
+        return result
+
+    def _linked_keys(self, file: CsvFileSpec, accepted: list[StoredRow]) -> set[str] | None:
+        """For a secondary CSV carrying the primary's first column: the keys it may name."""
+        primary = self.spec.primary
+        link = primary.columns[0].name
+        if file is primary or link not in {c.name for c in file.columns}:
+            return None
+        stored = self.store.rows(self.spec.object_name, primary.csv_file)
+        return {
+            r.values.get(link, "") for r in [*stored, *accepted] if r.csv_file == primary.csv_file
+        }
+
+    def _problem(
+        self, row: dict[str, str], file: CsvFileSpec, linked: set[str] | None
+    ) -> tuple[str, str] | None:
+        """The first reason the row cannot be imported, as (code, message)."""
+        spec = self.spec
+        for column in file.columns:
+            value = row[column.name]
+            if not value:
+                if column.required:
+                    return "ER01", f"required column {column.name} is empty"
+                continue
+            if column.allowed and value not in column.allowed:
+                return "ER01", f"column {column.name} must be {' or '.join(column.allowed)}"
+            if column.type == "date" and not _is_date(value, spec.strftime_format):
+                return "ED01", f"column {column.name} is not a {spec.date_format} date"
+            if column.type in _NUMBERS:
+                pattern, kind = _NUMBERS[column.type]
+                if not pattern.match(value):
+                    return "EN01", f"column {column.name} is not {kind}"
+            if column.max_size and len(value) > column.max_size:
+                return "EZ01", f"column {column.name} is longer than {column.max_size}"
+            if file is spec.primary and self.bound.get(column.name, value) != value:
+                return "ES01", f"column {column.name} does not match the job parameter"
+        link = spec.primary.columns[0].name
+        if linked is not None and row[link] not in linked:
+            return "EK01", f"{link} names no accepted row of {spec.primary.csv_file}"
+        return None
+
+
+def _load(document: bytes, spec: FormatSpec) -> dict[str, list[list[str]]]:
+    """The rows (as field lists) of each spec CSV the zip holds; LoadError if not loadable."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(document))
+    except zipfile.BadZipFile:
+        raise LoadError("the document is not a zip file") from None
+    by_name = {n.rsplit("/", 1)[-1]: n for n in archive.namelist()}
+    if spec.csv_file not in by_name:
+        raise LoadError(f"the zip holds no {spec.csv_file}")
+    files = {}
+    for file in spec.files:
+        if file.csv_file in by_name:
+            files[file.csv_file] = _rows(archive.read(by_name[file.csv_file]), file)
+    if not files[spec.csv_file]:
+        raise LoadError(f"{spec.csv_file} has no rows")
+    return files
+
+
+def _rows(data: bytes, file: CsvFileSpec) -> list[list[str]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LoadError(f"{file.csv_file} is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) != file.field_count:
+                raise LoadError(
+                    f"line {number} of {file.csv_file} has {len(fields)} fields; "
+                    f"the template has {file.field_count}"
+                )
+            rows.append(fields)
+    except csv.Error:
+        raise LoadError(f"line {reader.line_num} of {file.csv_file}: unparseable CSV") from None
+    return rows
+
+
+def _is_date(value: str, strftime_format: str) -> bool:
+    """A real date written exactly in the format (strptime alone accepts `2026/1/5`)."""
+    try:
+        return datetime.strptime(value, strftime_format).strftime(strftime_format) == value
+    except ValueError:
+        return False
