@@ -1,22 +1,28 @@
-"""Fusion REST client: ERP Integration (importBulkData, ESS job status and log), journal
-batches and ledger balances, per docs/fusion_contract.md.
+"""Fusion REST client, per docs/fusion_contract.md: ERP Integration (importBulkData, ESS job
+status and log, Fixed Assets processTransaction), journal batches and ledger balances, HCM Data
+Loader data sets, reference reads (workers, value sets, suppliers, customer accounts) and the
+real-time creates and worker changes.
 
-Errors name the operation and the HTTP status, never a request body or journal content.
-Every call goes through the product's retry policy (runtime.http); importBulkData is not
-retried there, because a lost answer may hide a job that runs: the submitter asks Fusion.
+Errors name the operation and the HTTP status, never a request body, journal or worker content.
+Every call goes through the product's retry policy (runtime.http), which retries reads but no
+POST or PATCH: a lost answer may hide a job that runs or a record that was created, so callers
+ask Fusion (journalBatches, data sets by name, accounts by source reference). The one POST
+retried is the HDL file upload, which only stores content under a new id.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
+import json
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -29,13 +35,25 @@ from runtime.endpoints import resolve_endpoint
 from runtime.http import Observer, RetryPolicy, retrying_session
 from runtime.secrets import env_name, optional_secret
 
-ERP = "/fscmRestApi/resources/11.13.18.05/erpintegrations"
-JOURNAL_BATCHES = "/fscmRestApi/resources/11.13.18.05/journalBatches"
-LEDGER_BALANCES = "/fscmRestApi/resources/11.13.18.05/ledgerBalances"
+FSCM = "/fscmRestApi/resources/11.13.18.05"
+HCM = "/hcmRestApi/resources/11.13.18.05"
+ERP = f"{FSCM}/erpintegrations"
+JOURNAL_BATCHES = f"{FSCM}/journalBatches"
+LEDGER_BALANCES = f"{FSCM}/ledgerBalances"
+VALUE_SETS = f"{FSCM}/valueSets"
+SUPPLIERS = f"{FSCM}/suppliers"
+DATA_SETS = f"{HCM}/dataLoadDataSets"
+UPLOAD_FILE = f"{DATA_SETS}/action/uploadFile"
+WORKERS = f"{HCM}/workers"
+ACCOUNTS = "/crmRestApi/resources/11.13.18.05/accounts"
 TOKEN = "/oauth2/v1/token"
 RUNNING = frozenset({"WAIT", "READY", "RUNNING", "BLOCKED", "PAUSED"})
+DATA_SET_RUNNING = frozenset({"ORA_UNPROCESSED", "ORA_IN_PROGRESS"})
+ACTION_JSON = {"Content-Type": "application/vnd.oracle.adf.action+json"}
 PAGE = 500
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_SAFE_POSTS = frozenset({TOKEN, UPLOAD_FILE})
+Answer = TypeVar("Answer")
 
 
 class FusionError(RuntimeError):
@@ -70,7 +88,8 @@ class ClientCredentials:
 
 @dataclass(frozen=True)
 class RejectedRow:
-    """One row of the job log's `rejected_rows.csv`."""
+    """One row of the job log's `rejected_rows.csv`; `csv_file` is set for FBDI objects other
+    than Journal Import, the journal columns for Journal Import."""
 
     line_number: int
     group_id: str
@@ -78,6 +97,7 @@ class RejectedRow:
     line_reference: int | None
     error_code: str
     message: str
+    csv_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,7 +139,7 @@ class FusionClient:
             session,
             policy,
             observer,
-            safe_post=lambda request: urlsplit(request.url).path == TOKEN,
+            safe_post=lambda request: urlsplit(request.url).path in _SAFE_POSTS,
             sleep=sleep,
             clock=clock,
         )
@@ -161,16 +181,14 @@ class FusionClient:
 
     def wait_for_job(self, request_id: str, timeout: float = 3600.0) -> str:
         """Poll the job, backing off from 0.5 s to 15 s, until it leaves the running states."""
-        deadline = self.clock() + timeout
-        interval = 0.5
-        while True:
-            status = self.job_status(request_id)
-            if status not in RUNNING:
-                return status
-            if self.clock() + interval > deadline:
-                raise JobTimeout("getESSJobStatus", 200, f"job {request_id} still {status}")
-            self.sleep(interval)
-            interval = min(15.0, interval * 2)
+        return self._wait(
+            "getESSJobStatus",
+            f"job {request_id}",
+            lambda: self.job_status(request_id),
+            str,
+            RUNNING,
+            timeout,
+        )
 
     def job_log(self, request_id: str) -> JobLog:
         """Download the job's log zip and parse `rejected_rows.csv` from it."""
@@ -193,6 +211,113 @@ class FusionClient:
             rejected = tuple(_rejected_row(row) for row in rows)
         return JobLog(request_id, text, rejected)
 
+    def create_mass_addition(self, columns: Mapping[str, Any]) -> str:
+        """Create a Fixed Assets mass addition from FaMassAdditions column values (dates as
+        `datetime.date`); returns its MASS_ADDITION_ID. Not retried: on a lost answer, read it
+        back by an id you chose (`MASS_ADDITION_ID`)."""
+        parameters = {f"P_{name}": _parameter(value) for name, value in columns.items()}
+        result = self._transaction("processTransaction-createMassAddition", parameters)
+        return result["X_MASS_ADDITION_ID"]
+
+    def mass_addition(self, mass_addition_id: str) -> dict[str, str]:
+        """A mass addition's FaMassAdditions column values (dates YYYY-MM-DD)."""
+        parameters = {"P_MASS_ADDITION_ID": str(mass_addition_id)}
+        result = self._transaction("processTransaction-getMassAddition", parameters)
+        return {k.removeprefix("X_"): v for k, v in result.items() if k != "X_RETURN_STATUS"}
+
+    # HCM Data Loader -------------------------------------------------------------------------
+    def upload_hdl(self, zip_bytes: bytes, file_name: str) -> str:
+        """Upload an HDL zip (alphanumeric name); returns its ContentId."""
+        body = {
+            "content": base64.b64encode(zip_bytes).decode("ascii"),
+            "fileName": file_name,
+            "fileEncryption": "NONE",
+        }
+        answer = self._call("uploadFile", "POST", UPLOAD_FILE, json=body, headers=ACTION_JSON)
+        return str(answer["result"]["ContentId"])
+
+    def create_data_set(
+        self, content_id: str, data_set_name: str, file_action: str = "IMPORT_AND_LOAD"
+    ) -> str:
+        """Start importing and loading uploaded content; returns the data set's RequestId."""
+        body = {"contentId": content_id, "fileAction": file_action, "dataSetName": data_set_name}
+        path = f"{DATA_SETS}/action/createFileDataSet"
+        answer = self._call("createFileDataSet", "POST", path, json=body, headers=ACTION_JSON)
+        return str(answer["result"]["RequestId"])
+
+    def submit_hdl(self, zip_bytes: bytes, file_name: str, data_set_name: str) -> str:
+        """Upload an HDL zip and start its data set; returns the RequestId."""
+        return self.create_data_set(self.upload_hdl(zip_bytes, file_name), data_set_name)
+
+    def data_set(self, request_id: str) -> dict[str, Any]:
+        """The data set: DataSetStatusCode and its error and success counts."""
+        return self._call("dataLoadDataSets", "GET", f"{DATA_SETS}/{request_id}")
+
+    def wait_for_data_set(self, request_id: str, timeout: float = 3600.0) -> dict[str, Any]:
+        """Poll the data set like `wait_for_job` until its status is no longer in flight."""
+        return self._wait(
+            "dataLoadDataSets",
+            f"data set {request_id}",
+            lambda: self.data_set(request_id),
+            lambda item: str(item["DataSetStatusCode"]),
+            DATA_SET_RUNNING,
+            timeout,
+        )
+
+    def data_set_messages(self, request_id: str) -> list[dict]:
+        """The data set's per-line messages (all pages)."""
+        path = f"{DATA_SETS}/{request_id}/child/messages"
+        return list(self._pages("dataLoadDataSets messages", path, {}))
+
+    def data_sets_named(self, data_set_name: str) -> list[dict]:
+        """Data sets with this name: how to find one whose start answer was lost."""
+        return self._query("dataLoadDataSets", DATA_SETS, DataSetName=data_set_name)
+
+    # reference reads -------------------------------------------------------------------------
+    def workers(self, **equal: str) -> list[dict]:
+        """Workers whose attributes equal the given values (all workers without any)."""
+        return self._query("workers", WORKERS, **equal)
+
+    def worker_names(self, person_id: int | str) -> list[dict]:
+        """A worker's names (PersonNameId, FirstName, LastName, ...)."""
+        return list(self._pages("workers names", f"{WORKERS}/{person_id}/child/names", {}))
+
+    def worker_emails(self, person_id: int | str) -> list[dict]:
+        """A worker's email addresses."""
+        return list(self._pages("workers emails", f"{WORKERS}/{person_id}/child/emails", {}))
+
+    def value_set_values(self, value_set: str, **equal: str) -> list[dict]:
+        """A value set's values (the cost centres, say) whose attributes equal the given values."""
+        return self._query("valueSets", f"{VALUE_SETS}/{value_set}/child/values", **equal)
+
+    def suppliers(self, **equal: str) -> list[dict]:
+        """Suppliers whose attributes equal the given values."""
+        return self._query("suppliers", SUPPLIERS, **equal)
+
+    def customer_accounts(self, **equal: str) -> list[dict]:
+        """Customer accounts whose attributes equal the given values."""
+        return self._query("accounts", ACCOUNTS, **equal)
+
+    # real-time creates and changes -----------------------------------------------------------
+    def create_customer_account(self, fields: Mapping[str, str]) -> dict[str, Any]:
+        """Create an AR customer account (OrganizationName, SourceSystem,
+        SourceSystemReferenceValue required). Not retried: after a lost answer look it up with
+        `customer_accounts(SourceSystemReferenceValue=...)`; a second create is a 409."""
+        return self._call("accounts", "POST", ACCOUNTS, json=dict(fields), expect=(201,))
+
+    def change_worker_name(
+        self, person_id: int | str, name_id: int | str, changes: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        """Change FirstName, LastName, MiddleNames or Title of one of a worker's names."""
+        path = f"{WORKERS}/{person_id}/child/names/{name_id}"
+        return self._call("workers names", "PATCH", path, json=dict(changes))
+
+    def add_worker_email(self, person_id: int | str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Add an email address (EmailType, EmailAddress, DateFrom; PrimaryFlag Y or N)."""
+        path = f"{WORKERS}/{person_id}/child/emails"
+        body = {k: _parameter(v) for k, v in fields.items()}
+        return self._call("workers emails", "POST", path, json=body, expect=(201,))
+
     # reads -----------------------------------------------------------------------------------
     def journal_batches(self, batch_name: str, ledger_id: int | str) -> list[dict]:
         """Posted journal batches named `batch_name` in the ledger (all pages)."""
@@ -210,6 +335,42 @@ class FusionClient:
         return list(self._pages("ledgerBalances", LEDGER_BALANCES, {"finder": finder}))
 
     # transport -------------------------------------------------------------------------------
+    def _query(self, operation: str, path: str, **equal: str) -> list[dict]:
+        query = ";".join(f"{name}={_quoted(value)}" for name, value in equal.items())
+        return list(self._pages(operation, path, {"q": query} if query else {}))
+
+    def _transaction(self, operation: str, parameters: dict[str, str]) -> dict[str, str]:
+        body = {"OperationName": operation, "ParameterList": json.dumps(parameters)}
+        answer = self._call(operation, "POST", ERP, json=body, expect=(200, 201))
+        try:
+            result = json.loads(answer["ParameterList"])
+        except (KeyError, TypeError, ValueError):
+            raise FusionError(operation, 201, "the answer carries no ParameterList") from None
+        if result.get("X_RETURN_STATUS") != "S":
+            raise FusionError(operation, 201, f"X_RETURN_STATUS {result.get('X_RETURN_STATUS')}")
+        return result
+
+    def _wait(
+        self,
+        operation: str,
+        what: str,
+        read: Callable[[], Answer],
+        status_of: Callable[[Answer], str],
+        running: frozenset[str],
+        timeout: float,
+    ) -> Answer:
+        deadline = self.clock() + timeout
+        interval = 0.5
+        while True:
+            answer = read()
+            status = status_of(answer)
+            if status not in running:
+                return answer
+            if self.clock() + interval > deadline:
+                raise JobTimeout(operation, 200, f"{what} still {status}")
+            self.sleep(interval)
+            interval = min(15.0, interval * 2)
+
     def _pages(self, operation: str, path: str, params: dict[str, str]) -> Iterator[dict]:
         offset = 0
         while True:
@@ -314,7 +475,20 @@ def _rejected_row(row: dict[str, str]) -> RejectedRow:
         line_reference=int(reference) if reference.isdigit() else None,
         error_code=row.get("error_code") or "",
         message=row.get("message") or "",
+        csv_file=row.get("csv_file") or "",
     )
+
+
+def _quoted(value: str) -> str:
+    """A `q=` value in single quotes, quotes inside doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _parameter(value: Any) -> str:
+    """A value as Fusion REST payloads write it: dates YYYY-MM-DD, numbers as plain text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _title(response: requests.Response) -> str:
