@@ -2,7 +2,8 @@
 
 Implements docs/fusion_contract.md on a `LoopbackServer`. Request bodies are never logged or
 echoed back (they carry journal lines and worker data); state lives in memory for the life of
-the server. Every API route goes through 5xx injection and auth; `/__sandbox__/` routes do not.
+the server. Every API route goes through 5xx injection and auth; the token endpoint and the
+`/__sandbox__/` routes do not.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class FusionSimulator(LoopbackServer):
             *Reference(self.objects, self.lock).routes(),
             *CustomerAccounts(self.lock).routes(),
         ]
-        self.sandbox_routes: list[Route] = [
+        self.open_routes: list[Route] = [
+            route(TOKEN_PATH, POST=self._token),
             route(KNOBS_PATH, GET=self._knobs, POST=self._knobs),
             route(LEDGER_PATH, GET=self._ledger),
             route(f"{OBJECTS_PATH}/{{object_name}}", GET=self._object_rows),
@@ -112,11 +114,7 @@ class FusionSimulator(LoopbackServer):
 
     def route(self, request: Request) -> Response | None:
         """Dispatch by path; API routes go through 5xx injection and auth first."""
-        if request.path == TOKEN_PATH:
-            if request.method != "POST":
-                return error(405, "Method Not Allowed", "use POST")
-            return self._token(request)
-        found = match(self.sandbox_routes, request.path)
+        found = match(self.open_routes, request.path)
         if found is not None:
             return call(*found, request)
         found = match(self.api_routes, request.path)
