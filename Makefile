@@ -19,7 +19,8 @@ demo: $(STAMP)
 # sqlfluff compiles the dbt project; these placeholders satisfy its env_var() calls.
 LINT_ENV := EHRFUSION_TENANT=lint EHRFUSION_DUCKDB_PATH=$(CURDIR)/.ehrfusion/lint.duckdb \
 	EHRFUSION_PHI_KEY=lint-placeholder-not-a-real-key-000000 EHRFUSION_LEDGER_ID=0 \
-	EHRFUSION_LEDGER_NAME=lint EHRFUSION_JOURNAL_SOURCE=lint EHRFUSION_JOURNAL_CATEGORY=lint
+	EHRFUSION_LEDGER_NAME=lint EHRFUSION_JOURNAL_SOURCE=lint EHRFUSION_JOURNAL_CATEGORY=lint \
+	EHRFUSION_STREAM=lint EHRFUSION_DOMAIN=lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

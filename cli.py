@@ -102,22 +102,59 @@ def main() -> None:
     "feed_dates",
     multiple=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Re-export this feed day (repeatable) instead of the days not exported yet.",
+    help="Re-export this delivery day (repeatable) instead of the days not exported yet.",
+)
+@click.option(
+    "--expect-plan",
+    help="Export only if the run would post exactly this plan (its fingerprint from "
+    "`ehrfusion plan`); otherwise exit 10 and export nothing.",
 )
 @json_option
-def run(config_path, warehouse, tenant, stream, domain, feed_dates, as_json) -> None:
-    """Run one domain: extract, dbt build with tests, export FBDI, reconcile."""
+def run(config_path, warehouse, tenant, stream, domain, feed_dates, expect_plan, as_json) -> None:
+    """Run one domain: extract, dbt build with tests, export FBDI, submit, record."""
     from runtime.run import run_domain
 
     try:
         config = load_config(config_path)
         days = [d.date() for d in feed_dates] or None
         result = run_domain(
-            config, tenant, stream, domain, warehouse, days, progress=_progress(not as_json)
+            config,
+            tenant,
+            stream,
+            domain,
+            warehouse,
+            days,
+            progress=_progress(not as_json),
+            expect_plan=expect_plan,
         )
     except Exception as exc:
         _fail(exc, as_json)
     _finish_run(result, as_json)
+
+
+@main.command()
+@config_option
+@warehouse_option
+@click.option("--tenant", required=True)
+@click.option("--stream", required=True)
+@click.option("--domain", required=True)
+@json_option
+def plan(config_path, warehouse, tenant, stream, domain, as_json) -> None:
+    """Show what the next run would post: new lines, corrections, reversals and re-posts with
+    totals per ledger and period, and entries flagged for finance review."""
+    from runtime.plan import plan_domain
+    from runtime.summary import render_plan
+
+    try:
+        config = load_config(config_path)
+        result = plan_domain(config, tenant, stream, domain, warehouse, _progress(not as_json))
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        render_plan(result, out)
+    sys.exit(exit_codes.BY_STATUS[result.status])
 
 
 @main.command()
@@ -505,6 +542,53 @@ def sandbox_generate(seed, scale, out_dir, start, days, as_json) -> None:
         _emit_json(summary)
     else:
         out.print(f"sandbox written to {out_dir} (endpoints: {out_dir / 'endpoints.json'})")
+
+
+@sandbox.command("restate")
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=".ehrfusion/sandbox",
+    show_default=True,
+)
+@click.option(
+    "--day",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The restatement's delivery day.",
+)
+@click.option(
+    "--recode", default=0, show_default=True, help="Charges re-coded to another department."
+)
+@click.option("--amount-fix", default=0, show_default=True, help="Charges with a corrected amount.")
+@click.option("--void", default=0, show_default=True, help="Entries voided.")
+@click.option("--posted-from", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--posted-to", type=click.DateTime(formats=["%Y-%m-%d"]))
+@json_option
+def sandbox_restate(
+    seed, out_dir, day, recode, amount_fix, void, posted_from, posted_to, as_json
+) -> None:
+    """Restate journal entries posted earlier (the Resolute feed's mutation stream)."""
+    from sandbox.epic_restatements import Restatement, restate
+
+    request = Restatement(
+        day=day.date(),
+        recode=recode,
+        amount_fix=amount_fix,
+        void=void,
+        posted_from=posted_from.date() if posted_from else None,
+        posted_to=posted_to.date() if posted_to else None,
+    )
+    try:
+        summary = restate(out_dir, seed, request)
+    except Exception as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(f"restatement written to {summary['path']} ({summary['lines']} lines)")
 
 
 @main.group()

@@ -8,7 +8,8 @@ GROUP_ID (original GROUP_ID * 100 + n; Fusion imports by source and group id), t
 it like any batch. Lines Fusion posts become `reloaded` in the queue; lines it rejects again
 stay `open` with the new reason; journals the current mart still holds as exceptions are
 reported and stay `open`. Journals travel whole: a journal is reloaded only when all of its
-open lines are postable. A line Fusion already posted is never sent again.
+open lines are postable. A line Fusion already posted in this batch or one of its reloads is
+never sent again (lines of a correction batch have earlier postings of their own).
 
 Crash safety: a reload batch that was exported but not finished (process died, Fusion
 unreachable) is resumed through the submitter's usual path before anything new is exported,
@@ -205,8 +206,8 @@ class _Reloader:
         """Source line ids to export now: whole journals, not posted before, all of whose open
         lines are in the current mart. The rest are recorded as still held or already
         posted."""
-        posted = self.posting.posted_among(
-            self.stream, self.domain.name, (r["source_line_id"] for r in open_rows)
+        posted = self.posting.posted_in_batch(
+            self.batch_id, (r["source_line_id"] for r in open_rows)
         )
         if posted:
             self.posting.mark_queue(
@@ -307,7 +308,7 @@ class _Reloader:
             return set()
         rows = self.warehouse.query(
             f"select source_line_id from {self.warehouse.schema('marts')}.{MART} "
-            f"where feed_date = '{feed_date.isoformat()}' and source_line_id in "
+            f"where batch_date = '{feed_date.isoformat()}' and source_line_id in "
             f"({_id_list(line_ids)})"
         )
         return {int(r[0]) for r in rows}

@@ -17,6 +17,8 @@ import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from load.formats import FormatSpec
@@ -33,15 +35,19 @@ DUPLICATE_BATCH = "EB01"
 
 @dataclass(frozen=True)
 class BatchLines:
-    """One exported batch as read from its manifest and zip."""
+    """One exported batch as read from its manifest and zip; `posted` holds each file line as
+    it is recorded once Fusion accepts it."""
 
     batch_id: str
+    batch_date: date
     group_id: str
     batch_name: str
     zip_path: Path
-    line_numbers: tuple[int, ...]
-    source_line_ids: tuple[int, ...]
-    journal_names: tuple[str, ...]
+    posted: tuple[PostedLine, ...]
+
+    @property
+    def source_line_ids(self) -> tuple[int, ...]:
+        return tuple(p.source_line_id for p in self.posted)
 
 
 @dataclass
@@ -198,27 +204,44 @@ def _submit_entries(
 
 
 def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
-    """The batch's lines (file row number, REFERENCE23, REFERENCE4) and its GROUP_ID and batch
-    name, read from its zip."""
-    positions = {c.name: c.position - 1 for c in spec.columns}
+    """The batch's lines (file row number, REFERENCE23, REFERENCE4, and what each line posts)
+    and its GROUP_ID and batch name, read from its zip."""
+    column = {c.name: c.position - 1 for c in spec.columns}
     zip_path = outbox / manifest["zip"]["name"]
-    numbers, line_ids, journals, batch_name, group_id = [], [], [], "", ""
+    posted: list[PostedLine] = []
+    batch_name, group_id = "", ""
     with zipfile.ZipFile(zip_path) as archive, archive.open(spec.csv_file) as raw:
         rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
         for number, row in enumerate(rows, start=1):
-            numbers.append(number)
-            line_ids.append(int(row[positions["REFERENCE23"]]))
-            journals.append(row[positions["REFERENCE4"]])
-            batch_name = batch_name or row[positions["REFERENCE1"]]
-            group_id = group_id or row[positions["GROUP_ID"]]
+            posted.append(_posted_line(number, row, column))
+            batch_name = batch_name or row[column["REFERENCE1"]]
+            group_id = group_id or row[column["GROUP_ID"]]
     return BatchLines(
         batch_id=manifest["batch_id"],
+        batch_date=date.fromisoformat(manifest["scope"]["feed_date"]),
         group_id=group_id,
         batch_name=batch_name,
         zip_path=zip_path,
-        line_numbers=tuple(numbers),
-        source_line_ids=tuple(line_ids),
-        journal_names=tuple(journals),
+        posted=tuple(posted),
+    )
+
+
+def _posted_line(number: int, row: list[str], column: dict[str, int]) -> PostedLine:
+    def amount(name: str) -> Decimal | None:
+        text = row[column[name]]
+        return Decimal(text) if text else None
+
+    reference = row[column["REFERENCE23"]]
+    return PostedLine(
+        source_line_id=int(reference) if reference else None,
+        journal_name=row[column["REFERENCE4"]],
+        line_number=number,
+        line_kind=row[column["REFERENCE25"]] or None,
+        accounting_date=datetime.strptime(row[column["ACCOUNTING_DATE"]], "%Y/%m/%d").date(),
+        currency_code=row[column["CURRENCY_CODE"]],
+        segments=tuple(row[column[f"SEGMENT{n}"]] for n in range(1, 7)),
+        entered_dr=amount("ENTERED_DR"),
+        entered_cr=amount("ENTERED_CR"),
     )
 
 
@@ -264,7 +287,7 @@ class _Submitter:
 
     def _start(self, batch: BatchLines) -> None:
         self.posting.start(
-            batch.batch_id, self.stream, self.domain.name, batch.group_id, len(batch.line_numbers)
+            batch.batch_id, self.stream, self.domain.name, batch.group_id, len(batch.posted)
         )
 
     def _parameter_list(self, batch: BatchLines) -> str:
@@ -283,7 +306,7 @@ class _Submitter:
         refs: set[int] = set()
         for item in found:
             if str(item.get("GroupId")) == batch.group_id:
-                refs.update(int(r) for r in item.get("PostedLineReferences", []))
+                refs.update(int(r) for r in item.get("PostedLineReferences", []) if r)
         return refs
 
     def _follow(self, batch: BatchLines, request_id: str) -> BatchOutcome:
@@ -300,12 +323,12 @@ class _Submitter:
         status = JOB_STATUSES.get(job_status, "error")
         reasons = {r.line_number: r for r in log.rejected}
         posted, queued = [], []
-        for number, line_id, journal in _lines(batch):
-            reason = reasons.get(number)
+        for line in batch.posted:
+            reason = reasons.get(line.line_number)
             if status != "error" and reason is None:
-                posted.append(PostedLine(line_id, journal))
+                posted.append(line)
             else:
-                queued.append(_queued(number, line_id, journal, reason, job_status, request_id))
+                queued.append(_queued(line, reason, job_status, request_id))
         message = f"import job {request_id} ended {job_status}"
         return self._finish(batch, status, request_id, posted, queued, message)
 
@@ -314,12 +337,12 @@ class _Submitter:
     ) -> BatchOutcome:
         reasons = {r.line_number: r for r in self._log(request_id).rejected}
         posted, queued = [], []
-        for number, line_id, journal in _lines(batch):
-            if line_id in posted_refs:
-                posted.append(PostedLine(line_id, journal))
+        for line in batch.posted:
+            if line.source_line_id in posted_refs:
+                posted.append(line)
             else:
-                reason = reasons.get(number)
-                queued.append(_queued(number, line_id, journal, reason, "NOT_POSTED", request_id))
+                reason = reasons.get(line.line_number)
+                queued.append(_queued(line, reason, "NOT_POSTED", request_id))
         message = "Fusion already holds this batch; not uploaded again"
         return self._finish(batch, "already_posted", request_id, posted, queued, message)
 
@@ -341,12 +364,14 @@ class _Submitter:
         queued: list[QueuedLine],
         message: str,
     ) -> BatchOutcome:
-        self.posting.finish(batch.batch_id, status, request_id, posted, queued, message)
+        self.posting.finish(
+            batch.batch_id, status, request_id, posted, queued, message, batch.batch_date
+        )
         return BatchOutcome(
             batch.batch_id,
             request_id,
             status,
-            len(batch.line_numbers),
+            len(batch.posted),
             len(posted),
             len(queued),
             message,
@@ -358,21 +383,13 @@ class _Submitter:
         text = f"{message}; resolved by the next submission"
         if self.posting.submission(batch.batch_id) is not None:
             self.posting.note(batch.batch_id, text)
-        return BatchOutcome(batch.batch_id, request_id, status, len(batch.line_numbers), 0, 0, text)
-
-
-def _lines(batch: BatchLines):
-    return zip(batch.line_numbers, batch.source_line_ids, batch.journal_names, strict=True)
+        return BatchOutcome(batch.batch_id, request_id, status, len(batch.posted), 0, 0, text)
 
 
 def _queued(
-    number: int,
-    line_id: int,
-    journal: str,
-    reason: RejectedRow | None,
-    job_status: str,
-    request_id: str | None,
+    line: PostedLine, reason: RejectedRow | None, job_status: str, request_id: str | None
 ) -> QueuedLine:
+    number, line_id, journal = line.line_number, line.source_line_id, line.journal_name
     if reason is not None:
         return QueuedLine(line_id, journal, number, reason.error_code, reason.message)
     if job_status == "NOT_POSTED":

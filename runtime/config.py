@@ -117,6 +117,7 @@ class Config:
     metrics_dir: Path  # Prometheus textfile-collector folder for batch runs
     pushgateway: str | None
     tenants: dict[str, Tenant]
+    dbt_project_dir: Path | None = None  # a deployment's own copy of the dbt project and seeds
 
     def tenant(self, name: str) -> Tenant:
         """Find one tenant, or raise ConfigError listing the configured ones."""
@@ -373,11 +374,26 @@ def parse_config(data: Any, path: Path) -> Config:
         tenants={
             n: _tenant(n, body, base, audit_dir) for n, body in r.named_children("tenants").items()
         },
+        dbt_project_dir=_dbt_project(p, base),
     )
     m.done()
     p.done()
     r.done()
     return config
+
+
+def _dbt_project(p: _Reader, base: Path) -> Path | None:
+    project = p.get("dbt_project", str, default=None)
+    if project is None:
+        return None
+    folder = (base / project).resolve()
+    if not (folder / "dbt_project.yml").is_file():
+        raise ConfigError(
+            f"{p.path}.dbt_project",
+            f"{folder} holds no dbt_project.yml; point it at a copy of the shipped dbt_project/ "
+            "(with its seeds/ beside it) or remove the key to use the shipped project",
+        )
+    return folder
 
 
 def load_config(path: Path) -> Config:

@@ -58,15 +58,23 @@ def scoped_environment(values: dict[str, str]):
                 os.environ[name] = value
 
 
-def run_dbt(command: str, args: list[str], env: dict[str, str], work_dir: Path) -> DbtOutcome:
-    """Invoke `dbt <command>` against the shipped project with target and logs under work_dir."""
+def run_dbt(
+    command: str,
+    args: list[str],
+    env: dict[str, str],
+    work_dir: Path,
+    project_dir: Path | None = None,
+) -> DbtOutcome:
+    """Invoke `dbt <command>` against the project (default: the shipped one) with target and
+    logs under work_dir."""
+    project = project_dir or PROJECT_DIR
     cli_args = [
         command,
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--target-path",
         str(work_dir / "target"),
         "--log-path",

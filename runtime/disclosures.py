@@ -50,9 +50,11 @@ def record_phi_access(
     if sent:
         batches = sorted(sent, key=lambda batch_id: sent[batch_id])
         days = ", ".join(f"'{sent[b].isoformat()}'" for b in batches)
+        mart = f"{warehouse.schema('marts')}.{MART}"
         rows = warehouse.query(
-            f"select distinct patient_pseudonym from {lines} "
-            f"where not is_held and patient_pseudonym is not null and feed_date in ({days}) "
+            f"select distinct lines.patient_pseudonym from {mart} as sent "
+            f"inner join {lines} as lines on lines.source_line_id = sent.source_line_id "
+            f"where lines.patient_pseudonym is not null and sent.batch_date in ({days}) "
             "order by 1"
         )
         span = batches[0] if len(batches) == 1 else f"{batches[0]}..{batches[-1]}"

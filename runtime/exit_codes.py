@@ -10,6 +10,7 @@ SUBMIT_INCOMPLETE = 6  # batches uploaded but not finished in Fusion (unreachabl
 UNEXPLAINED_DRIFT = 7  # reconcile: source and Fusion differ by something no category explains
 LINES_STILL_OPEN = 8  # queue reload: some lines are still held or were rejected again
 RELOAD_REFUSED = 9  # queue reload: nothing to reload (see the message); nothing ran
+PLAN_CHANGED = 10  # run --expect-plan: the run would post something else; nothing exported
 LOCKED = 75  # EX_TEMPFAIL: another run holds the domain's lock; try later
 
 BY_STATUS = {
@@ -17,5 +18,6 @@ BY_STATUS = {
     "quality_gate_failed": QUALITY_GATE_FAILED,
     "export_conflict": EXPORT_CONFLICT,
     "submit_incomplete": SUBMIT_INCOMPLETE,
+    "plan_changed": PLAN_CHANGED,
     "locked": LOCKED,
 }

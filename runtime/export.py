@@ -1,9 +1,10 @@
-"""Export a domain's mart to FBDI: one deterministic zip + manifest per feed day (batch).
+"""Export a domain's mart to FBDI: one deterministic zip + manifest per delivery day (batch).
 
 Rows stream from the warehouse as Arrow batches straight into the spec-driven writer; the
-batch id, GROUP_ID, batch name and DATE_CREATED all derive from the feed day, so re-exporting
-a day reproduces its recorded bytes or fails loudly if they would differ. A reload exports
-chosen lines of one day as a batch of its own, under a GROUP_ID of its own.
+batch id, GROUP_ID, batch name and DATE_CREATED all derive from the day, so re-exporting a day
+reproduces its recorded bytes (its lines are computed against what posted in earlier batches
+only) or fails loudly if they would differ. A reload exports chosen lines of one day as a batch
+of its own, under a GROUP_ID of its own. The manifest scope calls the day `feed_date`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from runtime.config import Domain
 from runtime.warehouse import Warehouse
 
 MART = "fusion__gl_interface"
+EXPORT_ORDER = "reference4, source_line_id, line_kind, accounting_date"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,15 @@ def export_source_lines(
         return _export(warehouse, con, sql, spec, outbox, batch_id, full_scope, feed_date)
 
 
+def mart_rows_query(warehouse: Warehouse, days: list[date]) -> str:
+    """Every mart row of `days`, in the order the batches are written."""
+    listed = ", ".join(f"'{d.isoformat()}'" for d in sorted(days)) or "null"
+    return (
+        f"select * from {warehouse.schema('marts')}.{MART} where batch_date in ({listed}) "
+        f"order by batch_date, {EXPORT_ORDER}"
+    )
+
+
 def _scope(tenant: str, stream: str, domain: Domain, day: date) -> dict[str, ScopeValue]:
     return {
         "tenant": tenant,
@@ -132,8 +143,8 @@ def _scope(tenant: str, stream: str, domain: Domain, day: date) -> dict[str, Sco
 
 
 def _mart_query(select: str, mart: str, day: date, condition: str = "") -> str:
-    where = f"feed_date = '{day.isoformat()}'" + (f" and {condition}" if condition else "")
-    return f"select {select} from {mart} where {where} order by reference4, source_line_id"
+    where = f"batch_date = '{day.isoformat()}'" + (f" and {condition}" if condition else "")
+    return f"select {select} from {mart} where {where} order by {EXPORT_ORDER}"
 
 
 def _mart_columns(warehouse: Warehouse, schema: str) -> list[str]:

@@ -69,6 +69,7 @@ EXCEPTION_REASONS = (
     "period_not_open",
     "held_with_entry",
     "entry_out_of_balance",
+    "no_open_period_for_correction",
     "other",
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

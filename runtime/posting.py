@@ -1,7 +1,9 @@
 """What Fusion did with each exported batch, in `<tenant>_ops` on either engine.
 
 - `fusion_submissions`: one row per batch: submitting -> submitted -> a terminal status.
-- `fusion_posted`: one row per line Fusion accepted (the posted state later deltas compare with).
+- `fusion_posted`: one row per file line Fusion accepted, with what the file said (batch day,
+  line kind, accounting date, segments, amounts): the posted state dbt computes corrections
+  against (`stg_ops__fusion_posted_lines`).
 - `operator_queue`: one row per line Fusion did not post, with its row-level reason; `status`
   is 'open' until the line is reloaded or resolved.
 
@@ -15,7 +17,8 @@ import io
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,6 +26,10 @@ import pyarrow.csv as pacsv
 from runtime.warehouse import Warehouse
 
 TERMINAL = frozenset({"succeeded", "warning", "error", "already_posted"})
+# Collected from the outbox where the tenant has no Fusion endpoint: recorded like posted (the
+# state corrections compare with) but not final: once a Fusion endpoint is configured the batch
+# is submitted, and its outcome replaces the hand-over record.
+HANDED_OVER = "handed_over"
 SUBMISSION_COLUMNS = (
     "batch_id", "tenant", "stream", "domain", "group_id", "request_id", "status", "lines",
     "lines_posted", "lines_rejected", "submitted_at", "finished_at", "message",
@@ -50,11 +57,26 @@ _DDL = (
 )""",
     """create table if not exists {schema}.fusion_posted (
     batch_id text not null,
-    source_line_id bigint not null,
+    source_line_id bigint,
     journal_name text,
     request_id text,
     posted_at timestamp with time zone not null
 )""",
+    # aggregate_only files carry no source line id (REFERENCE23)
+    "alter table {schema}.fusion_posted alter column source_line_id drop not null",
+    *(
+        f"alter table {{schema}}.fusion_posted add column if not exists {column} {kind}"
+        for column, kind in (
+            ("batch_date", "date"),
+            ("line_number", "bigint"),
+            ("line_kind", "text"),
+            ("accounting_date", "date"),
+            ("currency_code", "text"),
+            *((f"segment{n}", "text") for n in range(1, 7)),
+            ("entered_dr", "numeric(18, 2)"),
+            ("entered_cr", "numeric(18, 2)"),
+        )
+    ),
     """create table if not exists {schema}.operator_queue (
     queue_id text primary key,
     batch_id text not null,
@@ -72,10 +94,18 @@ _DDL = (
 
 @dataclass(frozen=True)
 class PostedLine:
-    """A line Fusion accepted."""
+    """A file line Fusion accepted, with the values it carried (no source line id where the
+    PHI mode leaves record keys out)."""
 
-    source_line_id: int
+    source_line_id: int | None
     journal_name: str
+    line_number: int | None = None
+    line_kind: str | None = None
+    accounting_date: date | None = None
+    currency_code: str | None = None
+    segments: tuple[str, ...] = ()
+    entered_dr: Decimal | None = None
+    entered_cr: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -142,20 +172,13 @@ class Posting:
         posted: Sequence[PostedLine],
         queued: Sequence[QueuedLine],
         message: str | None = None,
+        batch_date: date | None = None,
     ) -> None:
         """Record a terminal outcome with its posted lines and queue rows, atomically."""
-        if status not in TERMINAL:
+        if status not in TERMINAL | {HANDED_OVER}:
             raise ValueError(f"{status!r} is not a terminal submission status")
         now = self.clock()
-        posted_rows = pa.table(
-            {
-                "batch_id": pa.array([batch_id] * len(posted), pa.string()),
-                "source_line_id": pa.array([p.source_line_id for p in posted], pa.int64()),
-                "journal_name": pa.array([p.journal_name for p in posted], pa.string()),
-                "request_id": pa.array([request_id] * len(posted), pa.string()),
-                "posted_at": pa.array([now] * len(posted), pa.timestamp("us", tz="UTC")),
-            }
-        )
+        posted_rows = _posted_table(batch_id, batch_date, request_id, now, posted)
         queue_rows = pa.table(
             {
                 "queue_id": pa.array([uuid.uuid4().hex for _ in queued], pa.string()),
@@ -215,16 +238,17 @@ class Posting:
         )
         return [int(r[0]) for r in rows]
 
-    def posted_among(self, stream: str, domain: str, source_line_ids: Iterable[int]) -> set[int]:
-        """Which of these source lines Fusion posted in any batch of the domain."""
+    def posted_in_batch(self, batch_id: str, source_line_ids: Iterable[int]) -> set[int]:
+        """Which of these source lines Fusion posted in the batch or one of its reloads."""
         ids = ", ".join(str(int(i)) for i in source_line_ids)
         if not ids:
             return set()
+        prefix = f"{batch_id}-r"
         rows = self._select(
-            f"select distinct p.source_line_id from {self.schema}.fusion_posted p "
-            f"join {self.schema}.fusion_submissions s on s.batch_id = p.batch_id "
-            f"where s.stream = %s and s.domain = %s and p.source_line_id in ({ids})",
-            (stream, domain),
+            f"select distinct source_line_id from {self.schema}.fusion_posted "
+            f"where (batch_id = %s or left(batch_id, {len(prefix)}) = %s) "
+            f"and source_line_id in ({ids})",
+            (batch_id, prefix),
         )
         return {int(r[0]) for r in rows}
 
@@ -302,6 +326,11 @@ class Posting:
         self._execute(*statements)
 
     # plumbing --------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the ops schema and tables (dbt reads them as sources from the first run)."""
+        self._ready = False
+        self._ensure()
+
     def _ensure(self) -> None:
         if self._ready:
             return
@@ -350,3 +379,32 @@ class Posting:
         pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
         buffer.seek(0)
         con.cursor().copy_expert(f"copy {target} from stdin with (format csv)", buffer)
+
+
+def _posted_table(
+    batch_id: str,
+    batch_date: date | None,
+    request_id: str | None,
+    posted_at: datetime,
+    posted: Sequence[PostedLine],
+) -> pa.Table:
+    n = len(posted)
+    columns = {
+        "batch_id": pa.array([batch_id] * n, pa.string()),
+        "source_line_id": pa.array([p.source_line_id for p in posted], pa.int64()),
+        "journal_name": pa.array([p.journal_name for p in posted], pa.string()),
+        "request_id": pa.array([request_id] * n, pa.string()),
+        "posted_at": pa.array([posted_at] * n, pa.timestamp("us", tz="UTC")),
+        "batch_date": pa.array([batch_date] * n, pa.date32()),
+        "line_number": pa.array([p.line_number for p in posted], pa.int64()),
+        "line_kind": pa.array([p.line_kind for p in posted], pa.string()),
+        "accounting_date": pa.array([p.accounting_date for p in posted], pa.date32()),
+        "currency_code": pa.array([p.currency_code for p in posted], pa.string()),
+    }
+    for n_segment in range(6):
+        columns[f"segment{n_segment + 1}"] = pa.array(
+            [p.segments[n_segment] if p.segments else None for p in posted], pa.string()
+        )
+    for name in ("entered_dr", "entered_cr"):
+        columns[name] = pa.array([getattr(p, name) for p in posted], pa.decimal128(18, 2))
+    return pa.table(columns)

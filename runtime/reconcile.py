@@ -3,9 +3,10 @@
 Per facility (Fusion company) and GL period it sets the source journal lines against what
 Fusion's own balances say posted, and explains the difference by category: in flight (exported
 or submitted, not final in Fusion yet), rejected (open operator-queue items), held as
-exceptions. What no category explains is unexplained drift, to the cent, for debits and credits
-separately; a clean month has none. Fusion is read only through the documented ledgerBalances
-resource, so the pack works the same against the simulator and a real pod.
+exceptions, re-dated corrections (reversed and re-posted in a later open period because this
+one had closed). What no category explains is unexplained drift, to the cent, for debits and
+credits separately; a clean month has none. Fusion is read only through the documented
+ledgerBalances resource, so the pack works the same against the simulator and a real pod.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ CATEGORIES = {
     reads.IN_FLIGHT: "in flight",
     reads.REJECTED: "rejected in queue",
     reads.EXCEPTIONS: "held as exceptions",
+    reads.REDATED: "re-dated corrections",
 }
 
 
@@ -66,6 +68,7 @@ class FacilityRow:
     in_flight: Amounts = field(default_factory=Amounts)
     rejected: Amounts = field(default_factory=Amounts)
     exceptions: Amounts = field(default_factory=Amounts)
+    redated: Amounts = field(default_factory=Amounts)
 
     @property
     def unexplained(self) -> Amounts:
@@ -202,7 +205,7 @@ def build_pack(
     with open_reader(warehouse) as db:
         gl_period = reads.gl_period(db, warehouse, ledger, period)
         companies = reads.companies(db, warehouse, gl_period)
-        totals = reads.side_totals(db, warehouse, gl_period, stream, domain)
+        totals = reads.side_totals(db, warehouse, ledger, gl_period, stream, domain)
     rows = _rows(totals, companies)
     for row in rows:
         if row.company != NO_COMPANY:
@@ -267,8 +270,6 @@ def _rows(totals: list[SideTotal], companies: dict[str, str]) -> list[FacilityRo
         rows.append(FacilityRow(", ".join(sorted(facilities)), company))
         of_facility |= dict.fromkeys(facilities, rows[-1])
     for total in totals:
-        if total.side == reads.UNRECORDED:
-            continue  # exported and final, but neither posted nor queued: Fusion decides
         side = getattr(of_facility[total.facility], total.side)
         side.add(Amounts(total.lines, total.debit, total.credit))
     return rows

@@ -1,8 +1,15 @@
 """What the reconciliation pack reads from the warehouse for one GL period, on either engine.
 
 Only amounts, counts, facility ids and companies are selected: no identifier or pseudonym.
-Every journal line of the period is counted once per side: its source line, and, for the
-lines the marts export, the state the submission records give it.
+For the source lines of the period (by their accounting date), source minus what Fusion posted
+in the period splits exactly into:
+- exceptions: held lines, their current amount minus whatever posted for them earlier;
+- in flight / rejected: the mart rows of those lines not posted yet, by the state the
+  submission records give them (batch not final; open operator-queue item);
+- re-dated: what posted for those lines in another period (corrections to a closed period,
+  reversed and re-posted in the open one), minus what posted in this period for lines of
+  another period.
+Anything else is unexplained drift.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from runtime.warehouse import Warehouse
 
 # Side names used below and in the pack's columns.
 SOURCE, EXCEPTIONS = "source", "exceptions"
-IN_FLIGHT, REJECTED, RECORDED_POSTED = "in_flight", "rejected", "recorded_posted"
-UNRECORDED = "unrecorded"  # exported, batch final, but neither posted nor queued by our records
+IN_FLIGHT, REJECTED, REDATED = "in_flight", "rejected", "redated"
+RECORDED_POSTED = "recorded_posted"  # what our records say posted in the period
 
 
 @dataclass(frozen=True)
@@ -98,102 +105,147 @@ def companies(db: Reader, warehouse: Warehouse, period: Period) -> dict[str, str
 
 
 def side_totals(
-    db: Reader, warehouse: Warehouse, period: Period, stream: str, domain: str
+    db: Reader, warehouse: Warehouse, ledger: str, period: Period, stream: str, domain: str
 ) -> list[SideTotal]:
-    """Per facility: the period's source lines, its held lines and its exported lines by the
-    state the submission records give them (in flight, rejected, recorded posted, unrecorded)."""
+    """Per facility: the period's source lines and the categories explaining what Fusion does
+    not show of them (see the module docstring), plus what our records say posted."""
     intermediate, marts = warehouse.schema("intermediate"), warehouse.schema("marts")
-    needed = [
-        (intermediate, "int_journal_lines_validated"),
-        (marts, "exceptions__gl_journal_lines"),
-        (marts, "fusion__gl_interface"),
-    ]
+    needed = [(intermediate, "int_journal_lines_validated"), (marts, "fusion__gl_interface")]
     if not all(db.exists(*relation) for relation in needed):
         raise ConfigError("--period", "the journal marts are not built yet; run the domain first")
-    validated = f"{intermediate}.int_journal_lines_validated"
-    totals = "count(*), sum(lines.debit_amount), sum(lines.credit_amount)"
-    found = [
-        (SOURCE, *row)
-        for row in db.rows(
-            f"select lines.facility_id, {totals} from {validated} as lines "
-            "where lines.period_name = %s group by lines.facility_id",
-            (period.name,),
-        )[1]
-    ]
-    found += [
-        (EXCEPTIONS, *row)
-        for row in db.rows(
-            f"select lines.facility_id, {totals} "
-            f"from {marts}.exceptions__gl_journal_lines as lines "
-            "where lines.period_name = %s group by lines.facility_id",
-            (period.name,),
-        )[1]
-    ]
-    found += db.rows(*_exported_states(db, warehouse, period, stream, domain))[1]
+    relations = _relations(warehouse, ledger, stream, domain)
+    found = []
+    for side, sql in (
+        (SOURCE, _SOURCE),
+        (EXCEPTIONS, _EXCEPTIONS),
+        (RECORDED_POSTED, _RECORDED_POSTED),
+        (REDATED, _REDATED),
+    ):
+        found += [(side, *row) for row in db.rows(sql.format(**relations), (period.name,))[1]]
+    found += db.rows(_OUTSTANDING.format(**relations), (period.name,))[1]
     return [
         SideTotal(
             facility or NO_FACILITY, side, int(lines), Decimal(debit or 0), Decimal(credit or 0)
         )
         for side, facility, lines, debit, credit in found
+        if side is not None
     ]
 
 
-def _exported_states(
-    db: Reader, warehouse: Warehouse, period: Period, stream: str, domain: str
-) -> tuple[str, tuple]:
-    """The query giving (state, facility, lines, debits, credits) for the exported lines.
-
-    A line is rejected when an open queue item of its batch names it; in flight while its
-    batch has no final submission (not submitted yet, or its job not finished); otherwise
-    recorded posted or, when our records hold nothing for it, unrecorded.
-    """
-    ops, marts = warehouse.schema("ops"), warehouse.schema("marts")
-    intermediate = warehouse.schema("intermediate")
-    params: tuple = (period.name,)
-    if db.exists(ops, "fusion_submissions"):
-        submissions = (
-            f"select batch_id, group_id, status from {ops}.fusion_submissions "
-            "where stream = %s and domain = %s"
-        )
-        params = (stream, domain, *params)
-    else:
-        submissions = "select '' as batch_id, '' as group_id, '' as status where 1 = 0"
-    queued = (
-        f"select distinct batch_id, source_line_id from {ops}.operator_queue where status = 'open'"
-        if db.exists(ops, "operator_queue")
-        else "select '' as batch_id, 0 as source_line_id where 1 = 0"
-    )
-    posted = (
-        f"select distinct batch_id, source_line_id from {ops}.fusion_posted"
-        if db.exists(ops, "fusion_posted")
-        else "select '' as batch_id, 0 as source_line_id where 1 = 0"
-    )
+def _relations(warehouse: Warehouse, ledger: str, stream: str, domain: str) -> dict[str, str]:
+    ops = warehouse.schema("ops")
     terminal = ", ".join(f"'{status}'" for status in sorted(TERMINAL))
-    sql = f"""
-        select
-            case
-                when queued.source_line_id is not null then '{REJECTED}'
-                when submissions.status is null or submissions.status not in ({terminal})
-                    then '{IN_FLIGHT}'
-                when posted.source_line_id is not null then '{RECORDED_POSTED}'
-                else '{UNRECORDED}'
-            end as state,
-            lines.facility_id,
-            count(*),
-            sum(exported.entered_dr),
-            sum(exported.entered_cr)
-        from {marts}.fusion__gl_interface as exported
-        inner join {intermediate}.int_journal_lines_validated as lines
-            on lines.source_line_id = exported.source_line_id
-        left join ({submissions}) as submissions
-            on submissions.group_id = cast(exported.group_id as varchar)
-        left join ({queued}) as queued
-            on queued.batch_id = submissions.batch_id
-            and queued.source_line_id = exported.source_line_id
-        left join ({posted}) as posted
-            on posted.batch_id = submissions.batch_id
-            and posted.source_line_id = exported.source_line_id
-        where exported.period_name = %s
-        group by 1, 2
+    submissions = (
+        f"(select batch_id, group_id, status from {ops}.fusion_submissions "
+        f"where stream = {_literal(stream)} and domain = {_literal(domain)})"
+    )
+    return {
+        "lines": f"""(
+            select
+                source_line_id, facility_id, period_name, is_held,
+                case when is_voided then 0 else coalesce(debit_amount, 0) end as debit,
+                case when is_voided then 0 else coalesce(credit_amount, 0) end as credit
+            from {warehouse.schema("intermediate")}.int_journal_lines_validated
+        )""",
+        "mart": f"{warehouse.schema('marts')}.fusion__gl_interface",
+        "calendar": f"(select * from {warehouse.schema('reference')}.gl_period_calendar "
+        f"where ledger_name = {_literal(ledger)})",
+        "submissions": submissions,
+        "posted": f"""(
+            select posted.*
+            from {ops}.fusion_posted as posted
+            inner join {submissions} as submissions on submissions.batch_id = posted.batch_id
+        )""",
+        "queued": f"(select distinct batch_id, source_line_id from {ops}.operator_queue "
+        "where status = 'open')",
+        "terminal": terminal,
+    }
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_SOURCE = """
+    select lines.facility_id, count(*), sum(lines.debit), sum(lines.credit)
+    from {lines} as lines
+    where lines.period_name = %s
+    group by lines.facility_id
+"""
+
+_EXCEPTIONS = """
+    select
+        lines.facility_id,
+        count(*),
+        sum(lines.debit - coalesce(posted.debit, 0)),
+        sum(lines.credit - coalesce(posted.credit, 0))
+    from {lines} as lines
+    left join (
+        select source_line_id, sum(entered_dr) as debit, sum(entered_cr) as credit
+        from {posted} as posted
+        group by source_line_id
+    ) as posted on posted.source_line_id = lines.source_line_id
+    where lines.is_held and lines.period_name = %s
+    group by lines.facility_id
+"""
+
+_POSTED_WITH_PERIODS = """
+    select
+        lines.facility_id,
+        coalesce(lines.period_name, '') as source_period,
+        coalesce(calendar.period_name, '') as posted_period,
+        posted.entered_dr,
+        posted.entered_cr
+    from {posted} as posted
+    inner join {lines} as lines on lines.source_line_id = posted.source_line_id
+    left join {calendar} as calendar
+        on posted.accounting_date between calendar.start_date and calendar.end_date
+"""
+
+_RECORDED_POSTED = (
+    "select facility_id, count(*), sum(entered_dr), sum(entered_cr) from ("
+    + _POSTED_WITH_PERIODS
+    + ") as rows where posted_period = %s group by facility_id"
+)
+
+_REDATED = (
     """
-    return sql, params
+    select
+        facility_id,
+        count(*),
+        sum(case when source_period = period.name then 1 else -1 end * coalesce(entered_dr, 0)),
+        sum(case when source_period = period.name then 1 else -1 end * coalesce(entered_cr, 0))
+    from ("""
+    + _POSTED_WITH_PERIODS
+    + """) as rows
+    cross join (select cast(%s as varchar(15)) as name) as period
+    where (source_period = period.name) <> (posted_period = period.name)
+    group by facility_id
+"""
+)
+
+_OUTSTANDING = f"""
+    select
+        case
+            when posted.source_line_id is not null then null
+            when queued.source_line_id is not null then '{REJECTED}'
+            when submissions.status is null or submissions.status not in ({{terminal}})
+                then '{IN_FLIGHT}'
+        end as state,
+        lines.facility_id,
+        count(*),
+        sum(exported.entered_dr),
+        sum(exported.entered_cr)
+    from {{mart}} as exported
+    inner join {{lines}} as lines on lines.source_line_id = exported.source_line_id
+    left join {{submissions}} as submissions
+        on submissions.group_id = cast(exported.group_id as varchar)
+    left join {{queued}} as queued
+        on queued.batch_id = submissions.batch_id
+        and queued.source_line_id = exported.source_line_id
+    left join (select distinct batch_date, source_line_id from {{posted}} as posted) as posted
+        on posted.batch_date = exported.batch_date
+        and posted.source_line_id = exported.source_line_id
+    where lines.period_name = %s
+    group by 1, 2
+"""

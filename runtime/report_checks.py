@@ -120,7 +120,10 @@ def _attached_model(node: dict) -> str:
     if attached:
         return attached.rsplit(".", 1)[-1]
     refs = node.get("refs") or []
-    return refs[0]["name"] if refs else ""
+    if refs:
+        return refs[0]["name"]
+    sources = node.get("sources") or []  # a check on a source table: [source, table]
+    return sources[0][-1] if sources else ""
 
 
 def plain_words(node: dict) -> str:

@@ -247,19 +247,18 @@ def ledger_name(tenant: Tenant) -> str | None:
 
 def reconciliation(db: Reader, warehouse: Warehouse, ledger: str | None) -> list[ReconRow] | None:
     """Source = exported + exceptions per facility and GL period, ordered by facility and
-    period start; None until the staging view, both marts and the calendar exist."""
-    staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
-    reference = warehouse.schema("reference")
+    period start; None until the validated lines, the marts and the calendar exist."""
+    marts, reference = warehouse.schema("marts"), warehouse.schema("reference")
     needed = [
-        (staging, "stg_epic__resolute_journal_lines"),
+        (warehouse.schema("intermediate"), "int_journal_lines_validated"),
+        (warehouse.schema("staging"), "stg_ops__fusion_posted_lines"),
         (marts, "fusion__gl_interface"),
-        (marts, "exceptions__gl_journal_lines"),
         (reference, "gl_period_calendar"),
     ]
     if ledger is None or not all(db.exists(*t) for t in needed):
         return None
     rows: dict[tuple[str, str], ReconRow] = {}
-    for side, found in _recon_totals(db, warehouse, ledger).items():
+    for side, found in _recon_totals(db, warehouse).items():
         for facility, period, lines, debit, credit in found:
             key = (facility or NO_FACILITY, period or NO_PERIOD)
             row = rows.setdefault(key, ReconRow(*key))
@@ -278,42 +277,41 @@ def reconciliation(db: Reader, warehouse: Warehouse, ledger: str | None) -> list
     )
 
 
-def _recon_totals(db: Reader, warehouse: Warehouse, ledger: str) -> dict[str, list[tuple]]:
+def _recon_totals(db: Reader, warehouse: Warehouse) -> dict[str, list[tuple]]:
     """(facility, period, lines, debits, credits) per side: source, exported, exception.
 
-    Source lines come from the staging view, non-PHI columns only, with the ledger's period
-    for their accounting date, as the models assign it.
+    Per current source line (its latest version; a voided line counts for nothing): exported
+    is what posted for it in earlier batches plus what its current batch carries (new lines,
+    or the corrections of a restated one); held lines are exceptions. Periods are the ledger's
+    for the line's accounting date, as the models assign them.
     """
-    staging, marts = warehouse.schema("staging"), warehouse.schema("marts")
-    reference = warehouse.schema("reference")
-    if "facility_id" in db.columns(marts, "fusion__gl_interface"):
-        facility_sql, join = "posted.facility_id", ""
-    else:
-        # The mart does not carry the facility: take it from the source line it came from.
-        facility_sql = "lines.facility_id"
-        join = (
-            "left join (select source_line_id, min(facility_id) as facility_id "
-            f"from {staging}.stg_epic__resolute_journal_lines group by source_line_id) as lines "
-            "on lines.source_line_id = posted.source_line_id"
-        )
+    validated = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
+    posted = f"{warehouse.schema('staging')}.stg_ops__fusion_posted_lines"
+    mart = f"{warehouse.schema('marts')}.fusion__gl_interface"
+    current = "case when lines.is_voided then 0 else lines.{} end"
+    counted = "sum(case when lines.is_voided then 0 else 1 end)"
     return {
         "source": db.rows(
-            "select lines.facility_id, calendar.period_name, count(*), "
-            "sum(lines.debit_amount), sum(lines.credit_amount) "
-            f"from {staging}.stg_epic__resolute_journal_lines as lines "
-            f"left join {reference}.gl_period_calendar as calendar "
-            "on calendar.ledger_name = %s "
-            "and lines.accounting_date between calendar.start_date and calendar.end_date "
-            "group by lines.facility_id, calendar.period_name",
-            (ledger,),
+            f"select lines.facility_id, lines.period_name, {counted}, "
+            f"sum({current.format('debit_amount')}), sum({current.format('credit_amount')}) "
+            f"from {validated} as lines group by lines.facility_id, lines.period_name"
         )[1],
         "exported": db.rows(
-            f"select {facility_sql}, posted.period_name, count(*), sum(posted.entered_dr), "
-            f"sum(posted.entered_cr) from {marts}.fusion__gl_interface as posted {join} "
-            f"group by {facility_sql}, posted.period_name"
+            "select lines.facility_id, lines.period_name, "
+            "count(distinct case when lines.is_voided then null else lines.source_line_id end), "
+            "sum(sent.entered_dr), sum(sent.entered_cr) "
+            f"from (select source_line_id, entered_dr, entered_cr from {mart} "
+            "union all select posted.source_line_id, posted.entered_dr, posted.entered_cr "
+            f"from {posted} as posted inner join {validated} as current_lines "
+            "on current_lines.source_line_id = posted.source_line_id "
+            "where posted.batch_date < current_lines.batch_date) as sent "
+            f"inner join {validated} as lines on lines.source_line_id = sent.source_line_id "
+            "where not lines.is_held group by lines.facility_id, lines.period_name"
         )[1],
         "exception": db.rows(
-            "select facility_id, period_name, count(*), sum(debit_amount), sum(credit_amount) "
-            f"from {marts}.exceptions__gl_journal_lines group by facility_id, period_name"
+            f"select lines.facility_id, lines.period_name, {counted}, "
+            f"sum({current.format('debit_amount')}), sum({current.format('credit_amount')}) "
+            f"from {validated} as lines where lines.is_held "
+            "group by lines.facility_id, lines.period_name"
         )[1],
     }

@@ -1,14 +1,18 @@
-"""One domain run: extract -> dbt build (with tests) -> export the marts -> record disclosures.
+"""One domain run: settle -> extract -> dbt build (with tests) -> export -> submit -> disclosures.
 
 A run holds its domain's lock, is recorded in the run ledger and leaves its metrics behind,
-whatever its outcome. Every step is idempotent: files already landed are skipped by the dlt
-cursor, dbt rebuilds from the raw layer, feed days not yet in the outbox are exported (so a
-killed run resumes), and a day already exported is re-exported only on request, where it must
-reproduce the recorded bytes exactly.
+whatever its outcome. It first settles what earlier runs left open in Fusion: corrections are
+computed against what posted, so nothing new is exported while an earlier batch is unfinished.
+Every step is idempotent: files already landed are skipped by the dlt cursor, dbt rebuilds from
+the raw layer, delivery days not yet in the outbox are exported (so a killed run resumes), and
+a day already exported is re-exported only on request, where it must reproduce the recorded
+bytes exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,19 +20,20 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from extract.pipeline import run_extract
-from load.formats import load_spec
-from load.fusion_client import client_for_tenant, fusion_url
-from load.manifest import BatchConflictError
-from load.submit import SubmitResult, submit_pending
+from load.formats import FormatSpec, load_spec
+from load.fusion_client import FusionClient, client_for_tenant, fusion_url
+from load.manifest import BatchConflictError, read_chain
+from load.submit import SubmitResult, read_batch, submit_pending
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.disclosures import record_phi_access
 from runtime.endpoints import files_location, has_endpoint
-from runtime.export import ExportedBatch, batch_feed_days, export_feed_days
+from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
+from runtime.posting import HANDED_OVER, Posting
 from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
@@ -90,11 +95,16 @@ class DomainPaths:
         )
 
 
-def dbt_environment(warehouse: Warehouse, domain: Domain, phi_key: str) -> dict[str, str]:
-    """Everything dbt reads for one domain: the connection, the PHI mode with the key's version,
-    and the Fusion target."""
+def dbt_environment(
+    warehouse: Warehouse, stream: str, domain: Domain, phi_key: str
+) -> dict[str, str]:
+    """Everything dbt reads for one domain: the connection, the stream and domain (whose posted
+    state corrections compare with), the PHI mode with the key's version, and the Fusion
+    target."""
     target = domain.fusion
     return warehouse.dbt_env(phi_key) | {
+        "EHRFUSION_STREAM": stream,
+        "EHRFUSION_DOMAIN": domain.name,
         MODE_ENV: domain.phi_mode,
         KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
         "EHRFUSION_LEDGER_ID": str(target.ledger_id),
@@ -102,6 +112,54 @@ def dbt_environment(warehouse: Warehouse, domain: Domain, phi_key: str) -> dict[
         "EHRFUSION_JOURNAL_SOURCE": target.journal_source,
         "EHRFUSION_JOURNAL_CATEGORY": target.journal_category,
     }
+
+
+@dataclass(frozen=True)
+class DomainContext:
+    """One tenant/stream/domain with everything its steps need."""
+
+    config: Config
+    tenant: Tenant
+    stream: Stream
+    domain: Domain
+    warehouse: Warehouse
+    paths: DomainPaths
+    phi_key: str
+    progress: Progress
+
+    @classmethod
+    def open(
+        cls,
+        config: Config,
+        tenant_name: str,
+        stream_name: str,
+        domain_name: str,
+        warehouse_override: str | None = None,
+        phi_key: str | None = None,
+        progress: Progress = lambda _: None,
+    ) -> DomainContext:
+        tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
+        _check_enabled(tenant, stream, domain)
+        return cls(
+            config=config,
+            tenant=tenant,
+            stream=stream,
+            domain=domain,
+            warehouse=Warehouse.for_tenant(tenant, warehouse_override),
+            paths=DomainPaths.of(config, tenant.name, stream.name, domain.name),
+            phi_key=phi_key or tenant_key(tenant.name),
+            progress=progress,
+        )
+
+    def new_result(self) -> RunResult:
+        return RunResult(
+            tenant=self.tenant.name,
+            stream=self.stream.name,
+            domain=self.domain.name,
+            warehouse=self.warehouse.label,
+            outbox=str(self.paths.outbox),
+            dead_letter_dir=str(self.paths.dead_letter),
+        )
 
 
 def run_domain(
@@ -114,34 +172,21 @@ def run_domain(
     phi_key: str | None = None,
     progress: Progress = lambda _: None,
     submit_only: bool = False,
+    expect_plan: str | None = None,
 ) -> RunResult:
     """Run one domain end to end. `feed_days` re-exports those days instead of the new ones;
     `phi_key` defaults to the tenant's configured key; `submit_only` only submits batches the
-    outbox holds that Fusion has not had yet."""
-    tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
-    _check_enabled(tenant, stream, domain)
-    warehouse = Warehouse.for_tenant(tenant, warehouse_override)
-    phi_key = phi_key or tenant_key(tenant.name)
-    drop_dir = None if submit_only else files_location(tenant, domain.endpoint)
-    paths = DomainPaths.of(config, tenant.name, stream.name, domain.name)
-    result = RunResult(
-        tenant=tenant.name,
-        stream=stream.name,
-        domain=domain.name,
-        warehouse=warehouse.label,
-        outbox=str(paths.outbox),
-        dead_letter_dir=str(paths.dead_letter),
+    outbox holds that Fusion has not had yet; `expect_plan` (a plan fingerprint from
+    `ehrfusion plan`) exports nothing unless the run would post exactly that plan."""
+    ctx = DomainContext.open(
+        config, tenant_name, stream_name, domain_name, warehouse_override, phi_key, progress
     )
-    with domain_lock(warehouse, stream.name, domain.name):
-        ledger = RunLedger(warehouse)
-        result.run_id = ledger.start(stream.name, domain.name)
+    result = ctx.new_result()
+    with domain_lock(ctx.warehouse, ctx.stream.name, ctx.domain.name):
+        ledger = RunLedger(ctx.warehouse)
+        result.run_id = ledger.start(ctx.stream.name, ctx.domain.name)
         try:
-            if not submit_only:
-                _prepare(
-                    result, warehouse, tenant, domain, phi_key, drop_dir, paths, feed_days, progress
-                )
-            if result.status in ("ok", "export_conflict"):
-                _send(result, warehouse, tenant, domain, paths, progress)
+            _run_steps(ctx, result, feed_days, submit_only, expect_plan)
         except BaseException as exc:
             code = exit_codes.CONFIG_ERROR if isinstance(exc, ConfigError) else exit_codes.FAILED
             ledger.finish(result.run_id, "failed", code, message=type(exc).__name__)
@@ -162,26 +207,45 @@ def run_domain(
     return result
 
 
-def _prepare(
+def _run_steps(
+    ctx: DomainContext,
     result: RunResult,
-    warehouse: Warehouse,
-    tenant: Tenant,
-    domain: Domain,
-    phi_key: str,
-    drop_dir: Path,
-    paths: DomainPaths,
     feed_days: list[date] | None,
-    progress: Progress,
+    submit_only: bool,
+    expect_plan: str | None,
 ) -> None:
-    """Extract, transform (dbt with its checks) and export: everything before Fusion."""
-    progress("extract: landing new feed files")
+    fusion = _fusion_client(ctx)
+    if fusion is not None and not submit_only:
+        _settle(ctx, result, fusion)
+    if result.status == "ok" and not submit_only and land_and_build(ctx, result):
+        days = feed_days if feed_days is not None else pending_days(ctx)
+        if expect_plan is not None and plan_fingerprint(ctx, days) != expect_plan:
+            result.status = "plan_changed"
+            result.message = (
+                "the run would post something other than the expected plan (the source, the "
+                "crosswalks or Fusion's posted state changed since); nothing exported: run "
+                "`ehrfusion plan` again and review it"
+            )
+        else:
+            _export(ctx, result, days)
+    if result.status in ("ok", "export_conflict"):
+        _send(ctx, result, fusion)
+    if result.status not in ("quality_gate_failed", "plan_changed"):
+        ctx.progress("audit: recording PHI reads and disclosures")
+        _record_disclosures(ctx, result)
+
+
+def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
+    """Extract new feed files and build the domain's models with their checks; False when a
+    check failed (the run's status says so and nothing may be exported)."""
+    ctx.progress("extract: landing new feed files")
     clock = time.perf_counter()
     report = run_extract(
-        warehouse,
-        pipeline_name=f"{tenant.name}__{result.stream}__{domain.name}",
-        location=drop_dir,
-        dead_letter_dir=paths.dead_letter,
-        pipelines_dir=paths.work / "dlt",
+        ctx.warehouse,
+        pipeline_name=f"{ctx.tenant.name}__{ctx.stream.name}__{ctx.domain.name}",
+        location=files_location(ctx.tenant, ctx.domain.endpoint),
+        dead_letter_dir=ctx.paths.dead_letter,
+        pipelines_dir=ctx.paths.work / "dlt",
     )
     result.rows_extracted = report.rows
     result.files_loaded = report.files_loaded
@@ -189,35 +253,55 @@ def _prepare(
     result.dead_letters = report.dead_letters
     clock = _lap(result, "extract", clock)
 
-    progress("transform: dbt build (models and tests)")
+    ctx.progress("transform: dbt build (models and tests)")
+    Posting(ctx.warehouse).ensure()
     result.dbt = run_dbt(
         "build",
-        ["--selector", domain.source],
-        dbt_environment(warehouse, domain, phi_key),
-        paths.dbt_work,
+        ["--selector", ctx.domain.source],
+        dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key),
+        ctx.paths.dbt_work,
+        ctx.config.dbt_project_dir,
     )
-    clock = _lap(result, "transform", clock)
+    _lap(result, "transform", clock)
     if not result.dbt.success:
         result.status = "quality_gate_failed"
         result.message = "dbt build failed; nothing exported (see the failing checks)"
-        return
-
-    marts = warehouse.schema("marts")
+        return False
+    marts = ctx.warehouse.schema("marts")
     result.exceptions_by_reason = dict(
-        warehouse.query(
+        ctx.warehouse.query(
             f"select exception_reason, count(*) from {marts}.exceptions__gl_journal_lines "
             "group by exception_reason order by exception_reason"
         )
     )
-    result.reconciliation = _reconciliation(warehouse)
+    result.reconciliation = _reconciliation(ctx.warehouse)
+    return True
 
-    if feed_days is None:
-        done = set(batch_feed_days(paths.outbox).values())
-        feed_days = [d for d in _landed_feed_days(warehouse) if d not in done]
-    progress(f"export: {len(feed_days)} feed day(s) to FBDI")
+
+def pending_days(ctx: DomainContext) -> list[date]:
+    """Delivery days the mart has batches for that the outbox does not hold yet."""
+    done = set(batch_feed_days(ctx.paths.outbox).values())
+    lines = f"{ctx.warehouse.schema('intermediate')}.int_journal_lines_validated"
+    rows = ctx.warehouse.query(f"select distinct batch_date from {lines} order by 1")
+    return [day for day in (_as_date(r[0]) for r in rows) if day not in done]
+
+
+def plan_fingerprint(ctx: DomainContext, days: list[date]) -> str:
+    """SHA-256 over the mart rows of `days` in export order: what those batches would post."""
+    digest = hashlib.sha256()
+    with ctx.warehouse.connect() as con:
+        for chunk in ctx.warehouse.stream_arrow(con, mart_rows_query(ctx.warehouse, days)):
+            for row in chunk.to_pylist():
+                digest.update(repr(sorted(row.items())).encode())
+    return digest.hexdigest()
+
+
+def _export(ctx: DomainContext, result: RunResult, days: list[date]) -> None:
+    clock = time.perf_counter()
+    ctx.progress(f"export: {len(days)} delivery day(s) to FBDI")
     try:
         result.batches = export_feed_days(
-            warehouse, tenant.name, result.stream, domain, feed_days, paths.outbox
+            ctx.warehouse, ctx.tenant.name, ctx.stream.name, ctx.domain, days, ctx.paths.outbox
         )
     except BatchConflictError as exc:
         result.status = "export_conflict"
@@ -225,51 +309,107 @@ def _prepare(
     _lap(result, "export", clock)
 
 
-def _send(
-    result: RunResult,
-    warehouse: Warehouse,
-    tenant: Tenant,
-    domain: Domain,
-    paths: DomainPaths,
-    progress: Progress,
-) -> None:
-    """Submit to Fusion when the tenant has one, then record what was read and disclosed.
+def _fusion_client(ctx: DomainContext) -> FusionClient | None:
+    """The tenant's Fusion client, or None where the outbox is the hand-over point."""
+    if not has_endpoint(ctx.tenant, FUSION_ENDPOINT):
+        return None
+    return client_for_tenant(
+        ctx.tenant.name,
+        fusion_url(ctx.tenant, FUSION_ENDPOINT),
+        observer=metrics_observer(ctx.tenant.name, ctx.stream.name, ctx.domain.name),
+    )
 
-    Without a Fusion endpoint the outbox is the hand-over point (files collected from it), so
-    the batches exported for the first time count as sent.
-    """
+
+def _settle(ctx: DomainContext, result: RunResult, client: FusionClient) -> None:
+    """Finish what earlier runs left open in Fusion before computing anything new."""
+    ctx.progress("settle: following up batches earlier runs left open")
+    _submit(ctx, result, client)
+    if result.submission.open_batches:
+        result.status = "submit_incomplete"
+        result.message = (
+            f"{len(result.submission.open_batches)} earlier batch(es) not finished in Fusion; "
+            "nothing new is exported until they are, so corrections are computed against "
+            "what posted"
+        )
+
+
+def _send(ctx: DomainContext, result: RunResult, client: FusionClient | None) -> None:
+    """Submit to Fusion when the tenant has one. Without a Fusion endpoint the outbox is the
+    hand-over point (files collected from it): batches exported for the first time are
+    recorded as handed over, the posted state later corrections are computed against."""
     clock = time.perf_counter()
-    if has_endpoint(tenant, FUSION_ENDPOINT):
-        progress("submit: uploading batches to Fusion and following the import jobs")
-        client = client_for_tenant(
-            tenant.name,
-            fusion_url(tenant, FUSION_ENDPOINT),
-            observer=metrics_observer(tenant.name, result.stream, domain.name),
+    if client is None:
+        _hand_over(ctx, result)
+        return
+    ctx.progress("submit: uploading batches to Fusion and following the import jobs")
+    _submit(ctx, result, client)
+    if result.submission.open_batches and result.status == "ok":
+        result.status = "submit_incomplete"
+        result.message = (
+            f"{len(result.submission.open_batches)} batch(es) not finished in Fusion yet; "
+            "the next run follows them up"
         )
-        spec = load_spec(domain.fusion.release, domain.fusion.object)
-        result.submission = submit_pending(
-            warehouse, tenant.name, result.stream, domain, paths.outbox, client, spec, progress
+    _lap(result, "submit", clock)
+
+
+def _submit(ctx: DomainContext, result: RunResult, client: FusionClient) -> None:
+    """Submit the outbox's pending batches; outcomes add to the run's submission result."""
+    submitted = submit_pending(
+        ctx.warehouse,
+        ctx.tenant.name,
+        ctx.stream.name,
+        ctx.domain,
+        ctx.paths.outbox,
+        client,
+        _spec(ctx),
+        ctx.progress,
+    )
+    if result.submission is None:
+        result.submission = submitted
+    else:
+        result.submission.batches += submitted.batches
+
+
+def _hand_over(ctx: DomainContext, result: RunResult) -> None:
+    posting = Posting(ctx.warehouse)
+    manifests = {e.batch_id: e.manifest for e in read_chain(ctx.paths.outbox)}
+    for batch in result.batches:
+        if batch.reexport or not batch.lines or posting.submission(batch.batch_id):
+            continue
+        manifest = json.loads((ctx.paths.outbox / manifests[batch.batch_id]).read_text("utf-8"))
+        lines = read_batch(ctx.paths.outbox, manifest, _spec(ctx))
+        posting.start(batch.batch_id, ctx.stream.name, ctx.domain.name, lines.group_id, batch.lines)
+        posting.finish(
+            batch.batch_id,
+            HANDED_OVER,
+            None,
+            lines.posted,
+            [],
+            "collected from the outbox (no Fusion endpoint)",
+            lines.batch_date,
         )
-        days = batch_feed_days(paths.outbox)
+
+
+def _record_disclosures(ctx: DomainContext, result: RunResult) -> None:
+    """Record what the run read and what it sent (uploaded, or handed over via the outbox)."""
+    clock = time.perf_counter()
+    if result.submission is not None:
+        days = batch_feed_days(ctx.paths.outbox)
         sent = {
             b.batch_id: days[b.batch_id]
             for b in result.submission.batches
             if b.request_id or b.status == "already_posted"
         }
-        if result.submission.open_batches and result.status == "ok":
-            result.status = "submit_incomplete"
-            result.message = (
-                f"{len(result.submission.open_batches)} batch(es) not finished in Fusion yet; "
-                "the next run follows them up"
-            )
-        clock = _lap(result, "submit", clock)
     else:
         sent = {b.batch_id: b.feed_date for b in result.batches if not b.reexport and b.lines}
-    progress("audit: recording PHI reads and disclosures")
     result.disclosures = record_phi_access(
-        warehouse, tenant, domain, result.run_id, result.files_loaded, sent
+        ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, result.files_loaded, sent
     )
     _lap(result, "audit", clock)
+
+
+def _spec(ctx: DomainContext) -> FormatSpec:
+    return load_spec(ctx.domain.fusion.release, ctx.domain.fusion.object)
 
 
 def _lap(result: RunResult, step: str, since: float) -> float:
@@ -286,21 +426,15 @@ def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:
         )
 
 
-def _landed_feed_days(warehouse: Warehouse) -> list[date]:
-    lines = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
-    rows = warehouse.query(f"select distinct feed_date from {lines} order by 1")
-    return [_as_date(r[0]) for r in rows]
-
-
 def _reconciliation(warehouse: Warehouse) -> dict:
     marts = warehouse.schema("marts")
     rows = warehouse.query(
         "select count(*), sum(case when status = 'reconciled' then 1 else 0 end), "
         "sum(source_lines), sum(exported_lines), sum(exception_lines), "
-        f"sum(source_debit), sum(exported_debit), sum(exception_debit) "
+        "sum(source_debit), sum(posted_debit), sum(exported_debit), sum(exception_debit) "
         f"from {marts}.recon__gl_journal_daily"
     )
-    days, reconciled, src, exp, exc, src_dr, exp_dr, exc_dr = rows[0]
+    days, reconciled, src, exp, exc, src_dr, posted_dr, exp_dr, exc_dr = rows[0]
     return {
         "status": "reconciled" if days and days == reconciled else "drift",
         "feed_days": int(days or 0),
@@ -309,6 +443,7 @@ def _reconciliation(warehouse: Warehouse) -> dict:
         "exported_lines": int(exp or 0),
         "exception_lines": int(exc or 0),
         "source_debit": str(src_dr or 0),
+        "posted_before_debit": str(posted_dr or 0),
         "exported_debit": str(exp_dr or 0),
         "exception_debit": str(exc_dr or 0),
     }

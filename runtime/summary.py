@@ -7,6 +7,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
+from runtime.plan import Plan
 from runtime.run import RunResult
 
 
@@ -82,9 +83,10 @@ def render_run(result: RunResult, console: Console) -> None:
     if recon:
         table.add_row(
             "reconciliation",
-            f"{recon['status']}: {recon['feed_days_reconciled']}/{recon['feed_days']} feed days; "
-            f"source {recon['source_lines']:,} lines = exported {recon['exported_lines']:,}"
-            f" + exceptions {recon['exception_lines']:,}",
+            f"{recon['status']}: {recon['feed_days_reconciled']}/{recon['feed_days']} batches; "
+            f"source debits {recon['source_debit']} = posted before "
+            f"{recon['posted_before_debit']} + exported {recon['exported_debit']}"
+            f" + exceptions {recon['exception_debit']}",
         )
     if result.submission is not None:
         sub = result.submission
@@ -99,3 +101,39 @@ def render_run(result: RunResult, console: Console) -> None:
     table.add_row("dead-letter store", result.dead_letter_dir)
     table.add_row("status", result.status + (f": {result.message}" if result.message else ""))
     console.print(table)
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    """The table `ehrfusion plan` prints: per batch, ledger, period and kind of line."""
+    table = Table(title=f"plan: {plan.tenant} / {plan.stream} / {plan.domain}")
+    for name in ("batch", "ledger", "period", "kind", "lines", "debit", "credit"):
+        table.add_column(name, justify="right" if name in ("lines", "debit", "credit") else "left")
+    for line in plan.lines:
+        table.add_row(
+            line.batch_date,
+            line.ledger_name,
+            line.period_name,
+            line.line_kind,
+            f"{line.lines:,}",
+            line.debit,
+            line.credit,
+        )
+    console.print(table)
+    if plan.finance_review:
+        review = Table(title="flagged for finance review (closed periods)")
+        for name in ("journal", "batch", "source period", "posted in", "treatment", "reason"):
+            review.add_column(name)
+        for row in plan.finance_review:
+            review.add_row(
+                row["journal_id"],
+                row["batch_date"],
+                row["source_period_name"],
+                row["correction_period_name"],
+                row["treatment"],
+                row["review_reason"],
+            )
+        console.print(review)
+    reasons = ", ".join(f"{k} {v:,}" for k, v in plan.exceptions_by_reason.items())
+    console.print(f"held as exceptions: {reasons or 'none'}")
+    console.print(f"fingerprint: {plan.fingerprint or '-'} (ehrfusion run --expect-plan ...)")
+    console.print("status: " + plan.status + (f": {plan.message}" if plan.message else ""))

@@ -40,6 +40,7 @@ from sandbox.standin import GenerationRequest, StandIn
 NAME = "epic_resolute_journal"
 FEED_DIR = "epic/resolute"
 FILE_PATTERN = "resolute_journal_*.parquet"
+FEED_FILES = "resolute_*.parquet"  # daily files and restatements (sandbox/epic_restatements.py)
 
 SCHEMA = pa.schema(
     [
@@ -420,7 +421,7 @@ def _day_table(seed: int, day: _Day, catalogue: _Catalogue, n_patients: int) -> 
     return pa.Table.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def _write(table: pa.Table, path: Path) -> None:
+def write_feed_file(table: pa.Table, path: Path) -> None:
     # Fixed writer options and an atomic rename: same table, same bytes, no half-written files.
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(
@@ -443,7 +444,7 @@ def generate_feed(request: GenerationRequest, rates: DefectRates | None = None) 
     rates = rates or DefectRates()
     feed_dir = Path(request.out_dir) / FEED_DIR
     feed_dir.mkdir(parents=True, exist_ok=True)
-    for stale in feed_dir.glob(FILE_PATTERN):
+    for stale in feed_dir.glob(FEED_FILES):
         stale.unlink()
 
     entries = _plan(request.seed, request.scale, request.days)
@@ -464,7 +465,7 @@ def generate_feed(request: GenerationRequest, rates: DefectRates | None = None) 
         )
         table = _day_table(request.seed, day, catalogue, n_patients)
         path = feed_path(request.out_dir, post_date)
-        _write(table, path)
+        write_feed_file(table, path)
         files.append(
             {"path": str(path.resolve()), "lines": table.num_rows, "entries": stop - start}
         )
@@ -482,5 +483,5 @@ STAND_IN = StandIn(
     kind="files",
     generate=generate_feed,
     files_dir=FEED_DIR,
-    file_pattern=FILE_PATTERN,
+    file_pattern=FEED_FILES,
 )

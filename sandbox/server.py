@@ -52,6 +52,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Keep-alive answers go out at once instead of waiting for the client's delayed ACK.
+    disable_nagle_algorithm = True
     timeout = 30  # idle keep-alive connections end instead of holding a thread forever
     server: _Server
 
@@ -141,7 +143,10 @@ class LoopbackServer:
             raise RuntimeError(f"stand-in {self.name} is already running")
         self._httpd = _Server(self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"standin-{self.name}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
+            name=f"standin-{self.name}",
+            daemon=True,
         )
         self._thread.start()
         if self.endpoints_file is not None:

@@ -52,6 +52,8 @@ def dbt(warehouse: Warehouse, tmp_path: Path, *args: str, mode: str = "pseudonym
         "EHRFUSION_LEDGER_NAME": "L",
         "EHRFUSION_JOURNAL_SOURCE": "S",
         "EHRFUSION_JOURNAL_CATEGORY": "C",
+        "EHRFUSION_STREAM": "epic",
+        "EHRFUSION_DOMAIN": "gl_journal",
     }
     paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     paths += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]

@@ -244,7 +244,7 @@ def test_the_page_shows_runs_checks_reconciliation_and_exceptions(world):
     checks = page.by_id["checks"]
     passed = summary["dbt"]["checks_passed"]
     assert f"{passed} passed, 0 failed" in checks
-    assert "source_line_id is unique in fusion__gl_interface" in checks
+    assert "source_line_id is unique in int_journal_lines_validated" in checks
     sentences = finance_sentences(world.root / "work" / TENANT / "dbt" / "target")
     assert len(sentences) >= 5
     for sentence in sentences:
@@ -297,6 +297,8 @@ def test_a_failing_check_is_shown_in_plain_words_with_its_failing_rows(world):
     world.record_run(datetime(2026, 11, 21, 9, 30, tzinfo=UTC), code, second)
     queued_pseudonym = "ab" * 32
     ops = world.warehouse.schema("ops")
+    # A queue table of another shape: the page shows what it can and withholds PHI columns.
+    world.warehouse.query(f"drop table {ops}.operator_queue")
     world.warehouse.query(
         f"create table {ops}.operator_queue (item_id integer, created_at timestamp, "
         "reason varchar(200), source_line_id bigint, patient_pseudonym varchar(64))"
@@ -311,19 +313,16 @@ def test_a_failing_check_is_shown_in_plain_words_with_its_failing_rows(world):
 
     assert table.num_rows > 50
     failure = page.by_id["checks"]
-    assert "source_line_id is unique in stg_epic__resolute_journal_lines" in failure
-    assert f"FAILED — {table.num_rows:,} failing rows in stg_epic__resolute_journal_lines" in (
-        failure
-    )
+    assert "A journal line is posted once by the daily files" in failure
+    assert f"FAILED — {table.num_rows:,} failing rows in resolute_journal_lines" in failure
     assert f"Showing 50 of {table.num_rows:,} stored failing rows (the first 50)" in failure
     assert "not run because an earlier step failed" in failure
     assert "dbt checks" in page.text and "1 failed" in page.text
     assert "Last run quality_gate_failed" in page.text
-    # Staging holds the redelivered lines; nothing was exported or held for them: drift.
-    assert page.by_id["recon-status"] == "drift"
-    source_lines = first["reconciliation"]["source_lines"] + table.num_rows
+    # The failing source check stopped the build: the page shows the last built models.
+    assert page.by_id["recon-status"] == "reconciled"
+    source_lines = first["reconciliation"]["source_lines"]
     assert page.by_id["recon-total-source-lines"] == f"{source_lines:,}"
-    assert "not accounted for (drift)" in page.by_id["reconciliation"]
     queue = page.by_id["operator-queue"]
     assert "rejected by Fusion: invalid account" in queue
     assert "Not shown (patient identifiers or pseudonyms): patient_pseudonym." in queue

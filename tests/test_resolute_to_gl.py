@@ -186,7 +186,7 @@ def test_a_failing_dbt_test_stops_the_run_before_anything_is_exported(world):
     assert code == 3
     assert summary["status"] == "quality_gate_failed"
     failed = {c["name"]: c for c in summary["dbt"]["checks_failed"]}
-    duplicate = failed["unique_stg_epic__resolute_journal_lines_source_line_id"]
+    duplicate = failed["resolute_daily_files_deliver_each_line_once"]
     assert duplicate["failures"] == table.num_rows
     assert duplicate["failures_relation"]
     assert summary["export"]["batches"] == []

@@ -257,7 +257,7 @@ def test_endpoints_file_points_at_the_feed(sandbox) -> None:
             "epic_resolute_journal": {
                 "kind": "files",
                 "path": str((out / "epic" / "resolute").resolve()),
-                "pattern": "resolute_journal_*.parquet",
+                "pattern": "resolute_*.parquet",
             }
         },
         "seed": SEED,

@@ -1,9 +1,11 @@
-"""dlt source for the Epic Resolute HB/PB daily journal feed (Clarity-style Parquet drops).
+"""dlt source for the Epic Resolute HB/PB journal feed (Clarity-style Parquet drops).
 
-Each file is processed once: the cursor is the set of file names with their sha256 in dlt
-resource state, committed in the same load as the rows. Files are read whole and conformed to
-the contract before anything is yielded, so a file lands completely or goes to the dead-letter
-store with the reason; it never lands half.
+Daily files carry the lines posted that day; restatement files carry the current version of
+lines posted earlier (the latest delivery of a line wins downstream). Each file is processed
+once: the cursor is the set of file names with their sha256 in dlt resource state, committed in
+the same load as the rows. Files are read whole and conformed to the contract before anything
+is yielded, so a file lands completely or goes to the dead-letter store with the reason; it
+never lands half.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from extract.dead_letter import DeadLetterStore, file_sha256
-from extract.epic.settings import FEED_SCHEMA, FILE_PATTERN, SOURCE, TABLE
+from extract.epic.settings import (
+    DAILY,
+    DELIVERED_ON,
+    FEED_SCHEMA,
+    FILE_PATTERN,
+    RECORD_STATUS,
+    RECORD_STATUSES,
+    SOURCE,
+    TABLE,
+)
 
 
 class FeedContractError(Exception):
@@ -40,8 +51,10 @@ class ExtractReport:
     dead_letters: list[dict] = field(default_factory=list)
 
 
-def conform(table: pa.Table, feed_date: date) -> pa.Table:
-    """Check a feed file against the contract; return it with exactly the contract's columns."""
+def conform(source: pa.Table, feed_date: date, kind: str = DAILY) -> pa.Table:
+    """Check a feed file against the contract; return it with exactly the contract's columns,
+    the record status and the delivery day."""
+    table = source
     missing = [f.name for f in FEED_SCHEMA if f.name not in table.column_names]
     if missing:
         raise FeedContractError("schema_mismatch", f"missing columns: {', '.join(missing)}")
@@ -61,26 +74,45 @@ def conform(table: pa.Table, feed_date: date) -> pa.Table:
     if table.column("JOURNAL_LINE_ID").null_count:
         raise FeedContractError("schema_mismatch", "JOURNAL_LINE_ID has null values")
     post_dates = pc.unique(table.column("POST_DATE")).to_pylist()
-    if post_dates and post_dates != [feed_date]:
+    if kind == DAILY and post_dates and post_dates != [feed_date]:
         raise FeedContractError(
             "wrong_post_date", f"POST_DATE values differ from the file's day {feed_date}"
         )
-    return table
+    if kind != DAILY and any(d is None or d > feed_date for d in post_dates):
+        raise FeedContractError(
+            "wrong_post_date", f"a restatement of {feed_date} restates lines not posted before it"
+        )
+    status = _record_status(source, table.num_rows)
+    delivered = pa.array([feed_date] * table.num_rows, pa.date32())
+    return table.append_column(RECORD_STATUS, status).append_column(DELIVERED_ON, delivered)
 
 
-def _feed_files(drop_dir: Path) -> list[tuple[Path, date]]:
+def _record_status(table: pa.Table, rows: int) -> pa.Array:
+    if RECORD_STATUS not in table.column_names:
+        return pa.array([RECORD_STATUSES[0]] * rows, pa.string())
+    status = table.column(RECORD_STATUS).combine_chunks().cast(pa.string())
+    if status.null_count or not pc.all(pc.is_in(status, pa.array(RECORD_STATUSES))).as_py():
+        raise FeedContractError(
+            "schema_mismatch", f"{RECORD_STATUS} values must be one of {', '.join(RECORD_STATUSES)}"
+        )
+    return status
+
+
+def _feed_files(drop_dir: Path) -> list[tuple[Path, date, str]]:
+    """Feed files in delivery order: by day, a day's journal before its restatement."""
     files = []
-    for path in sorted(drop_dir.glob("*.parquet")):
+    for path in drop_dir.glob("*.parquet"):
         match = FILE_PATTERN.match(path.name)
         if match:
-            files.append((path, datetime.strptime(match.group(1), "%Y%m%d").date()))
-    return files
+            day = datetime.strptime(match.group(2), "%Y%m%d").date()
+            files.append((path, day, match.group(1)))
+    return sorted(files, key=lambda f: (f[1], f[2] != DAILY, f[0].name))
 
 
 def journal_lines(drop_dir: Path, store: DeadLetterStore, report: ExtractReport) -> Iterator:
     """Yield one Arrow table per new feed file, and a dead-letter record per unreadable one."""
     seen: dict = dlt.current.resource_state().setdefault("files", {})
-    for path, feed_date in _feed_files(drop_dir):
+    for path, feed_date, kind in _feed_files(drop_dir):
         report.files_seen += 1
         sha = file_sha256(path)
         previous = seen.get(path.name)
@@ -91,10 +123,10 @@ def journal_lines(drop_dir: Path, store: DeadLetterStore, report: ExtractReport)
             if previous and previous["status"] == "loaded":
                 raise FeedContractError(
                     "redelivered_changed",
-                    "file was loaded before with different content; corrections must arrive "
-                    "as new journal lines in a new feed day",
+                    "file was loaded before with different content; changes to posted lines "
+                    "must arrive in a restatement file of a later day",
                 )
-            table = conform(_read(path), feed_date)
+            table = conform(_read(path), feed_date, kind)
         except FeedContractError as exc:
             seen[path.name] = {"sha256": sha, "status": "dead_letter"}
             report.dead_letters.append({"file": path.name, "reason_code": exc.reason_code})

@@ -1,4 +1,9 @@
-"""The Epic Resolute HB/PB daily journal feed: file naming and the columns we rely on."""
+"""The Epic Resolute HB/PB journal feed: file naming and the columns we rely on.
+
+Two kinds of file arrive: the daily journal (`resolute_journal_YYYYMMDD`, the lines posted that
+day) and restatements (`resolute_restatement_YYYYMMDD`, the current state of journal lines posted
+on earlier days that changed since: re-coded, amounts fixed, or voided).
+"""
 
 import re
 
@@ -7,7 +12,13 @@ import pyarrow as pa
 SOURCE = "epic_resolute_journal"
 DATASET_LAYER = "raw_epic"
 TABLE = "resolute_journal_lines"
-FILE_PATTERN = re.compile(r"^resolute_journal_(\d{8})\.parquet$")
+FILE_PATTERN = re.compile(r"^resolute_(journal|restatement)_(\d{8})\.parquet$")
+DAILY, RESTATEMENT = "journal", "restatement"
+
+# Optional in the files (a daily line is active unless it says otherwise); always landed.
+RECORD_STATUS = "RECORD_STATUS"
+RECORD_STATUSES = ("ACTIVE", "VOIDED")
+DELIVERED_ON = "DELIVERED_ON"  # the file's day: which delivery holds a line's latest version
 
 FEED_SCHEMA = pa.schema(
     [

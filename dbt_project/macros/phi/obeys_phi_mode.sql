@@ -2,7 +2,8 @@
   A mart obeys its domain's PHI mode (EHRFUSION_PHI_MODE). Returns the violating rows with the
   row key, the offending column(s) and the rule, never the value, so stored failures copy no PHI.
 
-  - every mode but direct: no value of `columns` equals a raw identifier of `identifiers`;
+  - no value of `columns` equals a raw identifier of `identifiers` (in direct mode the
+    `reference_columns` are exempt);
   - direct: `reference_columns` carry raw identifiers (the authorised disclosure) or null;
   - limited_data_set, aggregate_only: `reference_columns` are null;
   - aggregate_only: `record_columns` (source record keys) are null too;
@@ -35,16 +36,16 @@
                 ~ " not in (select identifier_value from raw_identifiers)"
             ) -%}
         {%- endfor -%}
-    {%- else -%}
-        {%- for column in columns -%}
+    {%- endif -%}
+    {#- Outside the reference columns no mode lets a raw identifier through. -#}
+    {%- for column in columns if mode != 'direct' or column not in reference_columns -%}
             {%- do checks.append(
                 "select outbound." ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
                 ~ "'raw_identifier' as violation from " ~ model ~ " as outbound "
                 ~ "inner join raw_identifiers on cast(outbound." ~ column ~ " as "
                 ~ dbt.type_string() ~ ") = raw_identifiers.identifier_value"
             ) -%}
-        {%- endfor -%}
-    {%- endif -%}
+    {%- endfor -%}
 
     {#- The per-column rules below share one scan of the model. -#}
     {%- set broken = [] -%}

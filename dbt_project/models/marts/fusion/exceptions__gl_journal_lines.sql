@@ -6,6 +6,7 @@ select
     source_line_id,
     journal_id,
     feed_date,
+    batch_date,
     accounting_date,
     billing_system,
     transaction_type,

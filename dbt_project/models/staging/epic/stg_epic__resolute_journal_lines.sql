@@ -1,8 +1,25 @@
+-- The latest delivered version of every journal line: a restatement delivered later wins over
+-- the daily file (and, on the same day, the restatement file over the daily one).
+
 with
+
+deliveries as (
+
+    select
+        *,
+        row_number() over (
+            partition by journal_line_id
+            order by delivered_on desc, _source_file desc
+        ) as delivery_rank
+
+    from {{ source('epic_resolute', 'resolute_journal_lines') }}
+
+),
 
 source as (
 
-    select * from {{ source('epic_resolute', 'resolute_journal_lines') }}
+    select * from deliveries
+    where delivery_rank = 1
 
 ),
 
@@ -27,6 +44,8 @@ renamed as (
         source.revenue_code,
         source.currency_code,
         source.line_description,
+        source.record_status,
+        source.record_status = 'VOIDED' as is_voided,
         source._source_file as source_file,
 
         -- amounts
@@ -38,6 +57,7 @@ renamed as (
 
         -- dates
         source.post_date as feed_date,
+        source.delivered_on,
         source.gl_date as accounting_date
 
     from source
