@@ -1,4 +1,6 @@
-"""Simulated Oracle Fusion Cloud: a loopback HTTP server that judges Journal Import uploads.
+"""Simulated Oracle Fusion Cloud: a loopback HTTP server that judges FBDI imports (Journal
+Import and every other object), HCM Data Loader data sets, and serves the reference-data and
+real-time create resources.
 
 Start it with `stand_in("fusion").start(out_dir)` (from `sandbox.generate`) or
 `FusionSimulator(endpoints_path(out_dir)).start()`; either registers
