@@ -4,6 +4,9 @@
 429 and 5xx answers with exponential back-off and jitter, honouring `Retry-After` (seconds or
 an HTTP date) but never sooner than a floor, within a bound on attempts and on total time.
 
+An optional `limiter` (a rate limiter's blocking acquire) is called before every attempt, the
+first and each retry, so a client paced by a token bucket never sends faster than its budget.
+
 Only idempotent methods are retried. A POST is retried only when the session's `safe_post`
 predicate says so (an OAuth token request, say): a POST that may have been processed before
 the connection broke must be resolved by the caller asking the server what happened.
@@ -83,6 +86,7 @@ class RetryAdapter(HTTPAdapter):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         draw: Callable[[], float] = random.random,
+        limiter: Callable[[], object] | None = None,
     ) -> None:
         super().__init__(max_retries=0)
         self.policy = policy
@@ -91,17 +95,18 @@ class RetryAdapter(HTTPAdapter):
         self.sleep = sleep
         self.clock = clock
         self.draw = draw
+        self.limiter = limiter
 
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         """Send, retrying per the policy; returns the last response or raises the last error."""
         method = (request.method or "GET").upper()
         if method not in IDEMPOTENT and not (method == "POST" and self.safe_post(request)):
-            return super().send(request, **kwargs)
+            return self._attempt(request, **kwargs)
         deadline = self.clock() + self.policy.max_total_seconds
         attempt = 1
         while True:
             try:
-                response = super().send(request, **kwargs)
+                response = self._attempt(request, **kwargs)
             except (requests.ConnectionError, requests.Timeout):
                 wait = self.policy.backoff(attempt, self.draw())
                 if not self._may_retry(attempt, wait, deadline):
@@ -116,6 +121,11 @@ class RetryAdapter(HTTPAdapter):
                 response.close()
                 self._wait(RetryEvent(method, response.status_code, attempt, wait))
             attempt += 1
+
+    def _attempt(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
+        if self.limiter is not None:
+            self.limiter()
+        return super().send(request, **kwargs)
 
     def _wait_for(self, response: requests.Response, attempt: int) -> float:
         hinted = retry_after_seconds(response.headers.get("Retry-After"))
