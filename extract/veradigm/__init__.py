@@ -128,14 +128,17 @@ class Table:
         columns += [pa.field(f.name, f.type, nullable=f.name not in pinned) for f in self.fields]
         return pa.schema(columns)
 
-    def hints(self):
+    def mark(self, data: pa.Table):
+        """`data` marked for this table and its merge hints (a table variant of the resource,
+        so tables of one resource keep their own keys)."""
         columns = {self.deleted: {"hard_delete": True}, self.order: {"dedup_sort": "desc"}}
-        return dlt.mark.make_hints(
+        hints = dlt.mark.make_hints(
             table_name=self.name,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             primary_key=[*self.constants, *self.key],
             columns=columns,
         )
+        return dlt.mark.with_hints(data, hints, create_table_variant=True)
 
     def conform(
         self, records: Any, constants: dict[str, str]
@@ -243,9 +246,8 @@ def quarantine(
         path = Path(folder) / name
         path.write_bytes(content)
         marked = store.quarantine(path, file_sha256(path), source, reason_code, reason)
-    return dlt.mark.with_hints(
-        marked.data, dlt.mark.make_hints(table_name=DEAD_LETTER, write_disposition="append")
-    )
+    hints = dlt.mark.make_hints(table_name=DEAD_LETTER, write_disposition="append")
+    return dlt.mark.with_hints(marked.data, hints, create_table_variant=True)
 
 
 def rejected_records(

@@ -310,7 +310,7 @@ def _landed(item: _Fetched, stream: StreamReport, store, report) -> Iterator:
     stream.complete = not item.page.has_more
     if table.num_rows:
         stream.add(table, spec, AMOUNTS.get(item.entity))
-        yield dlt.mark.with_hints(table, spec.hints())
+        yield spec.mark(table)
     name = f"{SOURCE}__{item.client.practice_id}__{item.entity}__{stream.cursor_to}.json"
     yield from rejected_records(store, SOURCE, name, rejects, report)
 

@@ -253,7 +253,7 @@ def unity_items(client: UnityClient, store: DeadLetterStore, report: VeradigmRep
                 stream.add(table, spec, AMOUNTS.get(action))
                 newest = max(table.column("changed_at").to_pylist()).strftime(STAMP)
                 stream.cursor_to = max(newest, stream.cursor_from or newest)
-                yield dlt.mark.with_hints(table, spec.hints())
+                yield spec.mark(table)
             name = f"{SOURCE}__{spec.name}__{(stream.cursor_to or 'none').replace(':', '')}.json"
             yield from rejected_records(store, SOURCE, name, rejects, report)
             if stream.cursor_to is not None:

@@ -193,7 +193,8 @@ class PracticeFusionServer(FaultyServer):
             changes, more = self.practices[practice_id].logs[entity].after(after, int(limit))
             items = [api_item(entity, key, change) for key, change in changes]
             malformed = self.knobs.take("malformed_next")
-            if items and not items[0]["deleted"] and self.knobs.take("corrupt_records_next"):
+            corrupt = not malformed and items and not items[0]["deleted"]
+            if corrupt and self.knobs.take("corrupt_records_next"):
                 field, value = CORRUPTIONS[entity]
                 items[0][field] = value
         last = changes[-1][1].seq if changes else after

@@ -139,7 +139,7 @@ class UnityServer(FaultyServer):
             rows = [unity_item(action, key, change) for key, change in changes]
             malformed = self.knobs.take("malformed_next")
             live = [row for row in rows if row["Deleted"] == "N"]
-            if live and self.knobs.take("corrupt_records_next"):
+            if live and not malformed and self.knobs.take("corrupt_records_next"):
                 field, value = CORRUPTIONS[entity]
                 live[0][field] = value
         text = json.dumps([{f"{action.lower()}info": rows}], sort_keys=True).encode()
