@@ -1,0 +1,1 @@
+"""Allscripts / Altera sources."""
