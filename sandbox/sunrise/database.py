@@ -65,6 +65,13 @@ def arrow_table(table: sa.Table, columns: dict[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays([columns[f.name] for f in arrow], schema=arrow)
 
 
+def with_columns(table: pa.Table, **columns: pa.Array) -> pa.Table:
+    """`table` with the named columns replaced."""
+    for name, values in columns.items():
+        table = table.set_column(table.schema.get_field_index(name), name, values)
+    return table
+
+
 def recreate(engine: sa.Engine, metadata: sa.MetaData, tables: Sequence[sa.Table]) -> None:
     """Drop and create `tables` (a fresh stand-in database)."""
     metadata.drop_all(engine, tables=list(tables))

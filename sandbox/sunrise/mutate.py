@@ -138,12 +138,6 @@ def _numbers_after(conn: sa.Connection, column: sa.Column, base: int, n: int) ->
     return pc.add(rand.arange(n), pa.scalar(first, pa.uint64()))
 
 
-def _with(table: pa.Table, **columns: pa.Array) -> pa.Table:
-    for name, values in columns.items():
-        table = table.set_column(table.schema.get_field_index(name), name, values)
-    return table
-
-
 def mutate(url: str, seed: int, mutation: Mutation) -> dict[str, Any]:
     """Apply one batch to the Sunrise database at `url`; return counts per kind and table,
     and the LSNs of its transactions when CDC is enabled (no row values)."""
@@ -232,7 +226,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
         pa.decimal128(12, 2),
     )
     credit = pc.equal(pc.bit_wise_and(before.column("charge_id"), 3), 0)
-    after = _with(
+    after = database.with_columns(
         before,
         quantity=pc.if_else(credit, quantity, more),
         amount=pc.if_else(credit, before.column("amount"), scaled),
@@ -243,7 +237,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
 
     before = _pick(batch, encounters, _share(n, 4))
     stay = pc.add(pc.cast(before.column("admit_date").cast(pa.int32()), pa.int64()), 2)
-    after = _with(
+    after = database.with_columns(
         before,
         discharge_date=rows.dates(stay),
         last_modified=rows.timestamps(batch.times(before.num_rows)),
@@ -251,7 +245,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
     batch.update(tx, encounters, before, after)
 
     before = _pick(batch, supply_consumption, _share(n, 4))
-    after = _with(
+    after = database.with_columns(
         before,
         quantity=pc.add(before.column("quantity"), 1),
         last_modified=rows.timestamps(batch.times(before.num_rows)),
@@ -261,7 +255,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
     before = _pick(batch, clinicians, _share(n, 10))
     status = pc.index_in(before.column("credentialing_status"), pa.array(rows.CREDENTIALING))
     expiry = pc.add(pc.cast(before.column("license_expiry").cast(pa.int32()), pa.int64()), 365)
-    after = _with(
+    after = database.with_columns(
         before,
         credentialing_status=pc.take(
             pa.array(rows.CREDENTIALING), pc.bit_wise_and(pc.add(status, 1), 3)
@@ -277,7 +271,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
     )
     numbers = pc.cast(pc.add(rand.arange(before.num_rows), batch.mutation.batch << 32), pa.uint64())
     moved = rows.DEPARTMENTS.pick(batch.seed, "asset_move", numbers, facility, "department")
-    after = _with(
+    after = database.with_columns(
         before,
         department_code=pc.take(rows.DEPARTMENTS.department, moved),
         last_modified=rows.timestamps(batch.times(before.num_rows)),
@@ -341,7 +335,7 @@ def _late(batch: _Batch, charge_ids: pa.Array) -> None:
     written = rows.epoch_us(batch.watermark - batch.mutation.late_by)
     before = database.select(batch.conn, charge_detail, "charge_id", charge_ids.to_pylist())
     stamps = pc.add(pc.multiply(rand.arange(before.num_rows), _STEP_US), written)
-    after = _with(
+    after = database.with_columns(
         before,
         amount=pc.cast(
             pc.add(pc.cast(before.column("amount"), pa.float64()), 1.0), pa.decimal128(12, 2)
