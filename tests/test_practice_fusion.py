@@ -222,3 +222,19 @@ def test_an_extract_reuses_each_practice_token(server, extract):
     stats = sandbox(server, "stats")["practices"]
     assert all(counted["token_requests"] == 1 for counted in stats.values())
     assert all(counted["requests"] > 20 for counted in stats.values())
+
+
+def test_stand_in_generates_its_recipe_and_publishes_its_server(tmp_path):
+    from sandbox.endpoints import endpoints_path, read_endpoints
+    from sandbox.practice_fusion import STAND_IN
+    from sandbox.standin import GenerationRequest
+
+    summary = STAND_IN.generate(GenerationRequest(tmp_path, 7, 2000, date(2026, 10, 1), 3))
+    assert summary["practice_ids"] == ["pf1001", "pf1002", "pf1003", "pf1004"]
+    server = STAND_IN.start(tmp_path)
+    try:
+        entry = read_endpoints(endpoints_path(tmp_path))["endpoints"]["practice_fusion"]
+        assert entry == {"kind": "http", "url": server.url}
+        assert len(sandbox(server, "rows/pf1004/charges")["items"]) == 50
+    finally:
+        server.stop()

@@ -5,7 +5,7 @@ token reused and renewed once after a logout, bad answers dead-lettered."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import requests
@@ -103,7 +103,7 @@ def test_a_logged_out_token_is_renewed_once(server):
     client.changed_since("GetChangedCharges", unity.BEGINNING)
     assert client.tokens_fetched == 1
     sandbox(server, "knobs", {"revoke_tokens": True})
-    records, _ = client.changed_since("GetChangedCharges", unity.BEGINNING)
+    records = client.changed_since("GetChangedCharges", unity.BEGINNING)
     assert client.tokens_fetched == 2 and len(records) == 30
 
 
@@ -122,3 +122,18 @@ def test_bad_answers_go_to_the_dead_letter_store(server, warehouse, extract):
     third = extract()  # the rejected row is still inside the overlap window: polled again
     assert third.ok
     assert differences(server, warehouse) == {"unity_patients": 0, "unity_charges": 0}
+
+
+def test_stand_in_generates_its_recipe_and_publishes_its_server(tmp_path):
+    from sandbox.endpoints import endpoints_path, read_endpoints
+    from sandbox.standin import GenerationRequest
+    from sandbox.unity import STAND_IN
+
+    STAND_IN.generate(GenerationRequest(tmp_path, 7, 2000, date(2026, 10, 1), 3))
+    server = STAND_IN.start(tmp_path)
+    try:
+        entry = read_endpoints(endpoints_path(tmp_path))["endpoints"]["veradigm_unity"]
+        assert entry == {"kind": "http", "url": server.url}
+        assert len(sandbox(server, "rows/charges")["items"]) == 50
+    finally:
+        server.stop()

@@ -220,7 +220,7 @@ class VeradigmReport:
     source: str
     streams: list[StreamReport] = field(default_factory=list)
     dead_letters: list[dict] = field(default_factory=list)
-    requests: int = 0
+    requests: int = 0  # HTTP attempts sent, token requests and retries included
     rate_limit_wait_seconds: float = 0.0
 
     @property

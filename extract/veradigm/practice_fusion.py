@@ -128,12 +128,11 @@ class PracticeFusionError(RuntimeError):
 
 @dataclass(frozen=True)
 class Page:
-    """One delta page: its records, the cursor after it, whether more follow, and the body."""
+    """One delta page: its records, the cursor after it, and whether more follow."""
 
     items: list
     next_cursor: str
     has_more: bool
-    body: bytes
 
 
 class PracticeFusionClient:
@@ -207,7 +206,7 @@ def _page(body: bytes) -> Page:
         raise ContractError("malformed_response", "items or has_more missing or mistyped", body)
     if not isinstance(cursor, str) or not cursor:
         raise ContractError("malformed_response", "next_cursor is missing or empty", body)
-    return Page(items, cursor, more, body)
+    return Page(items, cursor, more)
 
 
 @dataclass(frozen=True)

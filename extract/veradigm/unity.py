@@ -176,8 +176,8 @@ class UnityClient:
             self._post("RetireSecurityToken", body)
             self._token = None
 
-    def changed_since(self, action: str, since: datetime) -> tuple[Any, bytes]:
-        """The rows `action` reports changed at or after `since`, and the answer as received."""
+    def changed_since(self, action: str, since: datetime) -> Any:
+        """The rows `action` reports changed at or after `since`."""
         if self._token is None:
             self.fetch_token()
         body = self._magic(action, since)
@@ -186,7 +186,7 @@ class UnityClient:
             self.fetch_token()
             body = self._magic(action, since)
             document = _document(body)
-        return _rows(action, document, body), body
+        return _rows(action, document, body)
 
     def _magic(self, action: str, since: datetime) -> bytes:
         c = self.credentials
@@ -237,7 +237,7 @@ def unity_items(client: UnityClient, store: DeadLetterStore, report: VeradigmRep
             report.streams.append(stream)
             since = utc_stamp(state[action]) - OVERLAP if action in state else BEGINNING
             try:
-                records, _ = client.changed_since(action, since)
+                records = client.changed_since(action, since)
                 table, rejects = spec.conform(records, {})
             except UnityError as exc:
                 stream.error = str(exc)

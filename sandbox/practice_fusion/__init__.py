@@ -43,7 +43,7 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     recipe = {"seed": request.seed, "practices": PRACTICES, "charges_per_practice": charges}
     path.write_text(json.dumps(recipe, sort_keys=True) + "\n", encoding="utf-8")
-    return {"recipe": str(path.resolve()), "practices": practice_ids, **recipe}
+    return {"recipe": str(path.resolve()), **recipe, "practice_ids": practice_ids}
 
 
 def server_for(out_dir: Path) -> PracticeFusionServer:
