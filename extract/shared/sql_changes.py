@@ -145,8 +145,12 @@ class StandIn:
         return []
 
     def max_lsn(self) -> sa.Executable:
-        return sa.select(sa.func.max(sa.column("start_lsn"))).select_from(
-            sa.table("cdc_lsn_time_mapping")
+        lsn = sa.column("start_lsn")  # no max() over bytea in Postgres
+        return (
+            sa.select(lsn)
+            .select_from(sa.table("cdc_lsn_time_mapping"))
+            .order_by(lsn.desc())
+            .limit(1)
         )
 
     def min_lsn(self, spec: TableSpec) -> sa.Executable:
@@ -566,22 +570,29 @@ def to_arrow(rows: Sequence[Sequence], spec: TableSpec) -> tuple[pa.Table, dict[
     return table.cast(landing), rejected
 
 
+def _cast(values: Sequence, kind: pa.DataType) -> pa.Array:
+    array = pa.array(values)
+    if pa.types.is_decimal(kind) and pa.types.is_integer(array.type):
+        # int64 -> decimal(12, 2) is refused by type (19 digits); via decimal(38, 0) the
+        # precision is checked per value.
+        array = array.cast(pa.decimal128(38, 0))
+    return array.cast(kind)
+
+
 def _column(values: Sequence, kind: pa.DataType) -> tuple[pa.Array, list[int]]:
     try:
-        return pa.array(values).cast(kind), []
+        return _cast(values, kind), []
     except _ARROW_ERRORS:
-        bad = [i for i, value in enumerate(values) if not _fits(value, kind)]
-        kept = set(range(len(values))) - set(bad)
-        cleaned = [value if i in kept else None for i, value in enumerate(values)]
-        return pa.array(cleaned).cast(kind), bad
-
-
-def _fits(value: Any, kind: pa.DataType) -> bool:
-    try:
-        pa.array([value]).cast(kind)
-    except _ARROW_ERRORS:
-        return False
-    return True
+        pass
+    # Value by value, only for a chunk holding a bad value.
+    pieces, bad = [], []
+    for index, value in enumerate(values):
+        try:
+            pieces.append(_cast([value], kind))
+        except _ARROW_ERRORS:
+            bad.append(index)
+            pieces.append(pa.nulls(1, kind))
+    return pa.concat_arrays(pieces), bad
 
 
 # Records beside the data ----------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any
 
 from sandbox.standin import GenerationRequest
 from sandbox.sunrise.database import SqlStandIn, sqlite_url
-from sandbox.sunrise.generate import generate
-from sandbox.sunrise.mutate import Mutation, mutate
+from sandbox.sunrise.generator import generate
+from sandbox.sunrise.mutations import Mutation, mutate
 
 NAME = "allscripts_sunrise"
 DATABASE_DIR = "allscripts/sunrise"

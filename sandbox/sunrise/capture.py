@@ -55,7 +55,8 @@ class Transaction:
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
-        latest = conn.execute(sa.select(sa.func.max(schema.lsn_time_mapping.c.start_lsn))).scalar()
+        lsn = schema.lsn_time_mapping.c.start_lsn  # no max() over bytea in Postgres
+        latest = conn.execute(sa.select(lsn).order_by(lsn.desc()).limit(1)).scalar()
         self.lsn = int.from_bytes(bytes(latest), "big") + 1
         self.position = 0
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sandbox.standin import GenerationRequest
 from sandbox.sunrise.database import SqlStandIn, sqlite_url
-from sandbox.touchworks.generate import generate
-from sandbox.touchworks.mutate import Mutation, advance_min_valid_version, mutate
+from sandbox.touchworks.generator import generate
+from sandbox.touchworks.mutations import Mutation, advance_min_valid_version, mutate
 
 NAME = "veradigm_touchworks"
 DATABASE_DIR = "veradigm/touchworks"

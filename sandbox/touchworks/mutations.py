@@ -3,6 +3,7 @@
 A batch commits up to three transactions, each taking the next change-tracking version:
 inserts (charges, and a patient per ten charges), updates (charges re-priced or voided,
 patients moved to another postal code, providers' active flag flipped) and deletes (charges).
+Updated and deleted charges are distinct rows that existed before the batch.
 Every change updates the key's row in `change_tracking_<table>` as SQL Server does: the
 version of its last change, the version that created it, and I/U/D.
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sandbox import rand
 from sandbox.sunrise import database
 from sandbox.sunrise.rows import epoch_day
-from sandbox.touchworks import generate, schema
+from sandbox.touchworks import generator, schema
 from sandbox.touchworks.schema import key_of, tw_charges, tw_patients, tw_providers
 
 
@@ -56,7 +57,7 @@ class _Batch:
         keys = database.column_values(self.conn, table.c[key_of(table)])
         keys = pc.take(keys, pc.sort_indices(keys))
         label = ("mutate", self.mutation.batch, table.name)
-        draws = rand.bits(generate.key(self.seed, *label), rand.arange(len(keys)))
+        draws = rand.bits(generator.key(self.seed, *label), rand.arange(len(keys)))
         return pc.take(keys, pc.sort_indices(draws))[:n].to_pylist()
 
     def track(self, table: sa.Table, keys: list, operation: str) -> None:
@@ -97,17 +98,19 @@ def mutate(url: str, seed: int, mutation: Mutation) -> dict[str, Any]:
     try:
         with engine.begin() as conn:
             batch = _Batch(conn, seed, mutation)
+            # Updated and deleted charges: different rows, all older than the batch.
+            charges = batch.ranked(tw_charges, mutation.updates + mutation.deletes)
             if mutation.inserts:
                 batch.version += 1
                 _inserts(batch)
             if mutation.updates:
                 batch.version += 1
-                _updates(batch)
+                _updates(batch, charges[: mutation.updates])
             if mutation.deletes:
                 batch.version += 1
-                keys = batch.ranked(tw_charges, mutation.deletes)
-                database.delete(conn, tw_charges, "charge_id", keys)
-                batch.track(tw_charges, keys, "D")
+                deleted = charges[mutation.updates :]
+                database.delete(conn, tw_charges, "charge_id", deleted)
+                batch.track(tw_charges, deleted, "D")
             conn.execute(schema.database_version.update().values(current_version=batch.version))
     finally:
         engine.dispose()
@@ -122,25 +125,27 @@ def _next_numbers(conn: sa.Connection, column: sa.Column, base: int, n: int) -> 
 def _inserts(batch: _Batch) -> None:
     conn, seed, n = batch.conn, batch.seed, batch.mutation.inserts
     providers = len(database.column_values(conn, tw_providers.c.provider_id))
-    numbers = _next_numbers(conn, tw_patients.c.patient_id, generate.PATIENT_ID_BASE, _share(n, 10))
-    patients = database.arrow_table(tw_patients, generate.patient_rows(seed, numbers, providers))
+    numbers = _next_numbers(
+        conn, tw_patients.c.patient_id, generator.PATIENT_ID_BASE, _share(n, 10)
+    )
+    patients = database.arrow_table(tw_patients, generator.patient_rows(seed, numbers, providers))
     database.insert(conn, tw_patients, patients)
     batch.track(tw_patients, patients.column("patient_id").to_pylist(), "I")
 
     known = int(pc.max(numbers).as_py()) + 1
-    numbers = _next_numbers(conn, tw_charges.c.charge_id, generate.CHARGE_ID_BASE, n)
+    numbers = _next_numbers(conn, tw_charges.c.charge_id, generator.CHARGE_ID_BASE, n)
     latest = conn.execute(sa.select(sa.func.max(tw_charges.c.service_date))).scalar()
     service = pa.repeat(pa.scalar(epoch_day(latest), pa.int64()), n)
     charges = database.arrow_table(
-        tw_charges, generate.charge_rows(seed, numbers, known, providers, service)
+        tw_charges, generator.charge_rows(seed, numbers, known, providers, service)
     )
     database.insert(conn, tw_charges, charges)
     batch.track(tw_charges, charges.column("charge_id").to_pylist(), "I")
 
 
-def _updates(batch: _Batch) -> None:
+def _updates(batch: _Batch, charges: list) -> None:
     conn, n = batch.conn, batch.mutation.updates
-    before = database.select(conn, tw_charges, "charge_id", batch.ranked(tw_charges, n))
+    before = database.select(conn, tw_charges, "charge_id", charges)
     void = pc.equal(pc.bit_wise_and(before["charge_id"], 3), 0)
     units = pc.add(before["units"], 1)
     repriced = pc.divide(

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from sandbox import rand
-from sandbox.sunrise import capture, database, generate, rows, schema
+from sandbox.sunrise import capture, database, generator, rows, schema
 from sandbox.sunrise.schema import (
     charge_detail,
     clinicians,
@@ -183,7 +183,7 @@ def _inserts(batch: _Batch) -> None:
         rand.below(rows.key(seed, "admit_lag"), encounter_numbers, 3),
     )
     new_encounters = rows.encounter_rows(
-        seed, encounter_numbers, generate.patient_count(known), admitted,
+        seed, encounter_numbers, generator.patient_count(known), admitted,
         rows.timestamps(batch.times(len(encounter_numbers))),
     )  # fmt: skip
     batch.insert(tx, encounters, database.arrow_table(encounters, new_encounters))
