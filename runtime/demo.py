@@ -1,12 +1,13 @@
 """The quickstart: generate the sandbox health system, start its Fusion, and run every enabled
-domain on it to the end: files landed, checked, exported, posted, disclosed and reported."""
+domain on it to the end: files landed, checked, exported, posted, disclosed and reported. Then
+a restatement changes a few posted entries and a second run posts the corrections."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from load.fusion_client import client_for_tenant, fusion_url
@@ -17,6 +18,7 @@ from runtime.report import collect_report, default_report_path, write_report
 from runtime.run import Progress, RunResult, run_domain
 from runtime.secrets import env_name, optional_secret
 from runtime.warehouse import Warehouse
+from sandbox.epic_restatements import Restatement, restate
 from sandbox.fusion import server as fusion_sandbox
 from sandbox.generate import generate
 
@@ -56,6 +58,8 @@ def run_demo(
             running.enter_context(fusion_sandbox.FusionSimulator(tenant.endpoints_file))
             _use_sandbox_fusion_credentials(tenant.name)
             results += _run_tenant(config, tenant, warehouse_override, progress)
+            _restate(tenant, generated[tenant.name], seed, progress)
+            results += _run_tenant(config, tenant, warehouse_override, progress)
             reports[tenant.name] = _write_report(config, tenant, warehouse_override, progress)
             month = generated[tenant.name]["start_date"][:7]
             packs[tenant.name] = _reconcile(config, tenant, warehouse_override, month, progress)
@@ -66,6 +70,17 @@ def _prepare_sandbox(tenant: Tenant, seed: int, scale: int, progress: Progress) 
     sandbox_dir: Path = tenant.endpoints_file.parent
     progress(f"sandbox: generating {scale:,} journal lines (seed {seed}) in {sandbox_dir}")
     return generate(sandbox_dir, seed=seed, scale=scale)
+
+
+def _restate(tenant: Tenant, generated: dict, seed: int, progress: Progress) -> None:
+    """The day after the generated month, the feed restates a few entries posted in it."""
+    day = date.fromisoformat(generated["start_date"]) + timedelta(days=generated["days"])
+    progress(f"sandbox: restating posted entries on {day} (re-codes, amount fixes, a void)")
+    restate(
+        tenant.endpoints_file.parent,
+        seed,
+        Restatement(day=day, recode=2, amount_fix=2, void=1),
+    )
 
 
 def _use_sandbox_fusion_credentials(tenant: str) -> None:

@@ -23,8 +23,11 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert (tmp_path / "sandbox" / "endpoints.json").is_file()
-    [run] = summary["runs"]
-    assert run["status"] == "ok"
+    run, corrections = summary["runs"]
+    assert run["status"] == corrections["status"] == "ok"
+    [corrected] = corrections["export"]["batches"]
+    assert corrected["feed_date"] == "2026-11-01"
+    assert corrections["submit"]["totals"]["lines_posted"] == corrected["lines"] > 0
     assert (
         run["extract"]["rows"]
         == summary["sandbox"][TENANT]["stand_ins"]["epic_resolute_journal"]["lines"]
@@ -43,8 +46,9 @@ def test_the_demo_runs_the_slice_with_a_generated_key_and_is_repeatable(tmp_path
 
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0, second.output
-    [again] = json.loads(second.stdout)["runs"]
-    assert again["extract"]["rows"] == 0
-    assert again["export"]["batches"] == []
-    assert again["submit"]["batches"] == []  # nothing is ever sent twice
-    assert again["reconciliation"] == run["reconciliation"]
+    again = json.loads(second.stdout)["runs"]
+    for repeat in again:
+        assert repeat["extract"]["rows"] == 0
+        assert repeat["export"]["batches"] == []
+        assert repeat["submit"]["batches"] == []  # nothing is ever sent twice
+    assert again[-1]["reconciliation"] == corrections["reconciliation"]
