@@ -462,10 +462,10 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
                 totals[column] += pc.sum(live.column(column)).as_py() or 0
             if chunk.num_rows:
                 yield chunk
-        if sync.resync or mechanism.compares_keys:
-            upserted = pa.chunked_array(upserted, spec.key_type)
-            in_source = upserted if sync.resync else _source_keys(conn, dialect, spec, sync)
-            gone = _deletes(spec, source.landed_keys(spec), in_source, upserted)
+        landed = source.landed_keys(spec) if sync.resync or mechanism.compares_keys else []
+        if len(landed):
+            keep = [*_source_keys(conn, dialect, spec), *upserted]
+            gone = _deletes(spec, landed, keep)
             sync.deletes += gone.num_rows
             if gone.num_rows:
                 yield gone
@@ -516,24 +516,21 @@ def _chunks(source: SqlSource, conn: sa.Connection, query, spec: TableSpec, sync
         raise _query_error(spec, f"reading its {sync.mechanism} changes", exc) from None
 
 
-def _source_keys(conn: sa.Connection, dialect: StandIn, spec: TableSpec, sync: TableSync):
+def _source_keys(conn: sa.Connection, dialect: StandIn, spec: TableSpec) -> list[pa.Array]:
     query = sa.select(sa.column(spec.primary_key)).select_from(dialect.table(spec.name))
     try:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query).scalars()
-        arrays = [pa.array(part).cast(spec.key_type) for part in result.partitions()]
+        return [pa.array(part).cast(spec.key_type) for part in result.partitions()]
     except sa.exc.DBAPIError as exc:
         raise _query_error(spec, "reading its keys", exc) from None
     except _ARROW_ERRORS:
         raise SourceError(f"table {spec.name}: a primary key is not {spec.key_type}") from None
-    return pa.chunked_array(arrays, spec.key_type)
 
 
-def _deletes(
-    spec: TableSpec, landed: pa.Array, in_source: pa.ChunkedArray, upserted: pa.ChunkedArray
-) -> pa.Table:
-    """Delete markers for landed keys the source no longer has (and this load did not land)."""
-    keep = pa.chunked_array([*in_source.chunks, *upserted.chunks], spec.key_type)
-    gone = pc.filter(landed, pc.invert(pc.is_in(landed, keep.combine_chunks())))
+def _deletes(spec: TableSpec, landed: pa.Array, keep: list[pa.Array]) -> pa.Table:
+    """Delete markers for the landed keys not in `keep` (the source's keys and this load's)."""
+    kept = pa.chunked_array(keep, spec.key_type).combine_chunks()
+    gone = pc.filter(landed, pc.invert(pc.is_in(landed, kept)))
     columns = [
         gone if f.name == spec.primary_key else pa.nulls(len(gone), f.type) for f in spec.schema
     ]
