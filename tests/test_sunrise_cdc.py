@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from extract.allscripts.sunrise import TABLES, extract_sunrise
 from runtime.warehouse import Warehouse
 from sandbox.canaries import CANARY_MRNS, canary_hits
-from sandbox.sunrise import Mutation, generate, mutate, schema
+from sandbox.sunrise import Mutation, clean_up_changes, generate, mutate, schema
 from tests.conftest import TENANT
 from tests.test_sql_changes import SOURCES, assert_raw_equals_source, source_database
 
@@ -81,15 +81,7 @@ def test_changes_already_cleaned_up_resynchronise_the_table(tmp_path, request):
     generate(url, seed=SEED, scale=200, start=date(2026, 10, 1), days=5)
     _extract(tmp_path, warehouse, url)
     batch = mutate(url, SEED, Mutation(1, inserts=5, updates=5, deletes=5))
-    # CDC cleanup removed every change up to the batch's last transaction.
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            schema.change_tables.update().values(start_lsn=bytes.fromhex(batch["lsns"][-1]))
-        )
-        for change_table in schema.CHANGE_TABLES.values():
-            conn.execute(change_table.delete())
-    engine.dispose()
+    clean_up_changes(url, batch["lsns"][-1])
 
     report = _extract(tmp_path, warehouse, url)
 
@@ -97,3 +89,21 @@ def test_changes_already_cleaned_up_resynchronise_the_table(tmp_path, request):
     assert (charges.resync, charges.resync_reason) == (True, "behind_retention")
     assert charges.deletes == 5
     assert_raw_equals_source(url, warehouse, LAYER, TABLES, BASE)
+
+
+def test_enabling_cdc_after_watermark_reads_resynchronises(tmp_path, request):
+    warehouse = Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "warehouse.duckdb")
+    url = source_database("sqlite", tmp_path, request)
+    generate(url, seed=SEED, scale=200, start=date(2026, 10, 1), days=5)
+    extract_sunrise(
+        warehouse, "sunrise", url, "watermark", tmp_path / "dead_letter", tmp_path / "pipelines"
+    )
+    mutate(url, SEED, Mutation(1, inserts=5, updates=5, deletes=5))
+
+    report = _extract(tmp_path, warehouse, url)
+
+    charges = report.tables["charge_detail"]
+    assert (charges.resync_reason, charges.cursor_from) == ("mechanism_changed", None)
+    assert charges.deletes == 5
+    assert_raw_equals_source(url, warehouse, LAYER, TABLES, BASE)
+    assert not _extract(tmp_path, warehouse, url).tables["charge_detail"].resync

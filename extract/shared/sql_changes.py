@@ -11,10 +11,11 @@ One reader serves every SQL source, configured per mechanism (docs/sql_sources.m
   landed with the same key and cursor are dropped, and keys gone from the source are deleted.
 
 The first run of a table, a cursor below the oldest change the source still holds (CDC
-retention, change tracking's minimum valid version) and a source that moved behind the cursor
-(a restore) resynchronise the table: a full snapshot plus a delete for every landed key the
-source no longer has. Every batch lands with dlt's merge on the primary key; a delete is a key
-with `_deleted` set (dlt's hard-delete hint), so the raw table equals the source.
+retention, change tracking's minimum valid version), a source that moved behind the cursor
+(a restore) and a change of mechanism resynchronise the table: a full snapshot plus a delete
+for every landed key the source no longer has. Every batch lands with dlt's merge on the
+primary key; a delete is a key with `_deleted` set (dlt's hard-delete hint), so the raw table
+equals the source.
 
 Each table's cursor lives in its dlt resource state and commits in the same load as its rows.
 The SQL Server statements sit behind one seam (`SqlServer`); the sandbox's SQLite and Postgres
@@ -433,7 +434,8 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
     `sync_log` records; the cursor moves in the resource state after everything is yielded."""
     state = dlt.current.resource_state()
     mechanism, dialect = source.mechanism, dialect_for(source.engine)
-    since = state.get("cursor")
+    switched = state.get("mechanism", mechanism.name) != mechanism.name
+    since = None if switched else state.get("cursor")
     sync = TableSync(spec.name, mechanism.name, cursor_from=since)
     source.report.tables[spec.name] = sync
     totals = {column: 0 for column in spec.control_columns}
@@ -441,7 +443,8 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
         _require(conn, dialect, mechanism.name, spec)
         to = mechanism.position(conn, dialect, spec)
         sync.cursor_to = to
-        sync.resync_reason = _resync_reason(since, to, mechanism.floor(conn, dialect, spec))
+        floor = mechanism.floor(conn, dialect, spec)
+        sync.resync_reason = "mechanism_changed" if switched else _resync_reason(since, to, floor)
         sync.resync = sync.resync_reason is not None
         edge = _Edge(spec, mechanism, state, since, to) if mechanism.name == "watermark" else None
         if sync.resync:
@@ -470,9 +473,11 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
             if gone.num_rows:
                 yield gone
     sync.control_totals = {column: str(total) for column, total in totals.items()}
-    state["cursor"] = to
+    state.update(cursor=to, mechanism=mechanism.name)
     if edge:
         edge.save(state)
+    else:
+        state.pop("edge", None)
     yield _marked(_sync_record(source.name, sync), SYNC_LOG)
 
 

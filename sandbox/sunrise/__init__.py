@@ -2,7 +2,8 @@
 
 `generate(url, ...)` builds the database at any SQLAlchemy URL (a SQLite file for the demo,
 Postgres in the tests); `mutate(url, seed, Mutation(...))` applies one batch of the mutation
-stream. The registered stand-in writes `allscripts/sunrise/sunrise.db` with CDC enabled.
+stream; `clean_up_changes(url, lsn)` plays CDC's cleanup job. The registered stand-in writes
+`allscripts/sunrise/sunrise.db` with CDC enabled.
 """
 
 from __future__ import annotations
@@ -10,13 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.standin import GenerationRequest
-from sandbox.sunrise.database import SqlStandIn, sqlite_url
+from sandbox.sunrise import capture
+from sandbox.sunrise.database import SqlStandIn, engine_for, sqlite_url
 from sandbox.sunrise.generator import generate
 from sandbox.sunrise.mutations import Mutation, mutate
 
 NAME = "allscripts_sunrise"
 DATABASE_DIR = "allscripts/sunrise"
 DATABASE_FILE = "sunrise.db"
+
+
+def clean_up_changes(url: str, through_lsn: str) -> None:
+    """Play the CDC cleanup job: drop every change up to LSN `through_lsn` (hex)."""
+    engine = engine_for(url)
+    try:
+        with engine.begin() as conn:
+            capture.clean_up(conn, bytes.fromhex(through_lsn))
+    finally:
+        engine.dispose()
 
 
 def generate_stand_in(request: GenerationRequest) -> dict[str, Any]:
@@ -38,4 +50,11 @@ STAND_IN = SqlStandIn(
     mechanism="cdc",
 )
 
-__all__ = ["STAND_IN", "Mutation", "generate", "generate_stand_in", "mutate"]
+__all__ = [
+    "STAND_IN",
+    "Mutation",
+    "clean_up_changes",
+    "generate",
+    "generate_stand_in",
+    "mutate",
+]

@@ -50,6 +50,15 @@ def enable(conn: sa.Connection, at: datetime) -> bytes:
     return start
 
 
+def clean_up(conn: sa.Connection, through: bytes) -> None:
+    """What SQL Server's CDC cleanup job does: drop the changes of every capture instance up to
+    and including LSN `through`; the lowest LSN still held becomes the next one."""
+    for change_table in schema.CHANGE_TABLES.values():
+        conn.execute(change_table.delete().where(change_table.c["__$start_lsn"] <= through))
+    following = lsn_bytes(int.from_bytes(through, "big") + 1)
+    conn.execute(schema.change_tables.update().values(start_lsn=following))
+
+
 class Transaction:
     """One captured transaction: collect its changes, then `commit` it."""
 
