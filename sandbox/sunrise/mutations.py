@@ -84,9 +84,13 @@ class _Batch:
         )
         return pc.take(values, pc.sort_indices(draws))
 
+    def now(self) -> int:
+        """The next change time, in microseconds."""
+        return self.clock_us + self.stamps * _STEP_US
+
     def times(self, n: int) -> pa.Array:
-        """The next `n` change times in microseconds."""
-        first = self.clock_us + self.stamps * _STEP_US
+        """The next `n` change times, in microseconds."""
+        first = self.now()
         self.stamps += n
         return pc.add(pc.multiply(rand.arange(n), _STEP_US), first)
 
@@ -171,7 +175,7 @@ def _inserts(batch: _Batch) -> None:
         return
     conn, seed = batch.conn, batch.seed
     tx = batch.transaction()
-    began = batch.clock_us + batch.stamps * _STEP_US
+    began = batch.now()
     today = batch.clock_us // rows.US_PER_DAY
 
     encounter_numbers = _numbers_after(
@@ -206,7 +210,7 @@ def _inserts(batch: _Batch) -> None:
     new_supply = rows.supply_rows(seed, supply_numbers, supply_encounter, consumed)
     new_supply["last_modified"] = rows.timestamps(pc.add(consumed, 3_600_000_000))
     batch.insert(tx, supply_consumption, database.arrow_table(supply_consumption, new_supply))
-    batch.commit(tx, began, batch.clock_us + batch.stamps * _STEP_US)
+    batch.commit(tx, began, batch.now())
 
 
 def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
@@ -215,7 +219,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
         return
     conn = batch.conn
     tx = batch.transaction()
-    began = batch.clock_us + batch.stamps * _STEP_US
+    began = batch.now()
 
     before = database.select(conn, charge_detail, "charge_id", charge_ids.to_pylist())
     quantity = before.column("quantity")
@@ -277,7 +281,7 @@ def _updates(batch: _Batch, charge_ids: pa.Array) -> None:
         last_modified=rows.timestamps(batch.times(before.num_rows)),
     )
     batch.update(tx, device_assets, before, after)
-    batch.commit(tx, began, batch.clock_us + batch.stamps * _STEP_US)
+    batch.commit(tx, began, batch.now())
 
 
 def _pick(batch: _Batch, table: sa.Table, n: int) -> pa.Table:
@@ -292,7 +296,7 @@ def _deletes(batch: _Batch, charge_ids: pa.Array) -> None:
     if not n:
         return
     tx = batch.transaction()
-    began = batch.clock_us + batch.stamps * _STEP_US
+    began = batch.now()
     batch.delete(tx, sfm_charge_overlay, charge_ids)
     batch.delete(tx, charge_detail, charge_ids)
     supply = database.column_values(batch.conn, supply_consumption.c.consumption_id)
@@ -306,7 +310,7 @@ def _overlays(batch: _Batch, candidates: pa.Array) -> None:
         return
     conn = batch.conn
     tx = batch.transaction()
-    began = batch.clock_us + batch.stamps * _STEP_US
+    began = batch.now()
     existing = database.column_values(conn, sfm_charge_overlay.c.charge_id)
     has_overlay = pc.is_in(candidates, existing)
     changed = pc.filter(candidates, has_overlay)[: n // 2]
@@ -324,14 +328,14 @@ def _overlays(batch: _Batch, candidates: pa.Array) -> None:
         batch.seed, charges, batch.mutation.batch, rows.timestamps(batch.times(len(changed)))
     )
     batch.update(tx, sfm_charge_overlay, before, database.arrow_table(sfm_charge_overlay, overlays))
-    batch.commit(tx, began, batch.clock_us + batch.stamps * _STEP_US)
+    batch.commit(tx, began, batch.now())
 
 
 def _late(batch: _Batch, charge_ids: pa.Array) -> None:
     if not len(charge_ids):
         return
     tx = batch.transaction()
-    committed = batch.clock_us + batch.stamps * _STEP_US
+    committed = batch.now()
     written = rows.epoch_us(batch.watermark - batch.mutation.late_by)
     before = database.select(batch.conn, charge_detail, "charge_id", charge_ids.to_pylist())
     stamps = pc.add(pc.multiply(rand.arange(before.num_rows), _STEP_US), written)
