@@ -219,7 +219,7 @@ def clinician_rows(seed: int, numbers: pa.Array, last_modified: pa.Array) -> dic
     ids = pc.add(pc.cast(numbers, pa.int64()), CLINICIAN_ID_BASE)
     status = pc.if_else(
         pc.less(rand.uniform(key(seed, "clin_status"), numbers), 0.15),
-        pc.add(rand.below(key(seed, "clin_issue"), numbers, len(CREDENTIALING) - 1), 1),
+        pc.add(rand.below(key(seed, "clin_standing"), numbers, len(CREDENTIALING) - 1), 1),
         pa.scalar(0, pa.int64()),
     )
     expiry = pc.add(
