@@ -35,6 +35,8 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.cdc
+	$(BIN)/python -m bench.practice_fusion_rate
 
 clean:
 	rm -rf .ehrfusion dbt_project/target dbt_project/logs

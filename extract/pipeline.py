@@ -1,15 +1,63 @@
-"""Run a configured source into the warehouse's raw layer with dlt."""
+"""Land a configured source into the warehouse's raw layer with dlt, whatever kind it is.
+
+`land()` picks the source's extract (file drop, SQL change reader, rate-limited REST API) and
+returns one `Landing` report the run records. Locations come from the tenant's endpoints file,
+credentials from the tenant's secrets; every HTTP source shares the process's token buckets.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dlt
 
 from extract.dead_letter import DeadLetterStore
 from extract.epic import settings as epic_settings
 from extract.epic.resolute import ExtractReport, resolute_journal_source
+from extract.shared.rate_limit import LimiterRegistry
+from runtime.config import ConfigError, Domain, Tenant
+from runtime.endpoints import files_location, resolve_endpoint
+from runtime.http import Observer
+from runtime.secrets import require_secret
 from runtime.warehouse import Warehouse
+
+# One set of token buckets per process: every extract of a credential shares its budget.
+LIMITERS = LimiterRegistry()
+
+
+@dataclass
+class Landing:
+    """What one extract landed: counts, scope and cursors, never row values."""
+
+    rows: int = 0
+    files_loaded: list[str] = field(default_factory=list)  # file drops: the files landed
+    files_skipped: int = 0
+    dead_letters: list[dict] = field(default_factory=list)
+    complete: bool = True  # False: a table or stream stopped early; its cursor did not move
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LandingJob:
+    """Where one domain's extract lands and keeps its state."""
+
+    warehouse: Warehouse
+    tenant: Tenant
+    domain: Domain
+    pipeline_name: str
+    dead_letter_dir: Path
+    pipelines_dir: Path
+    observer: Observer | None = None
+
+
+def land(job: LandingJob) -> Landing:
+    """Extract the domain's source into the raw layer."""
+    # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
+    dlt.config["load.delete_completed_jobs"] = True
+    return _EXTRACTS[job.domain.source](job)
 
 
 def run_extract(
@@ -19,9 +67,8 @@ def run_extract(
     dead_letter_dir: Path,
     pipelines_dir: Path,
 ) -> ExtractReport:
-    """Land new feed files; rows, dead letters and the file cursor commit in one load."""
+    """Land new Resolute feed files; rows, dead letters and the file cursor commit in one load."""
     report = ExtractReport()
-    # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
     dlt.config["load.delete_completed_jobs"] = True
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,
@@ -33,3 +80,124 @@ def run_extract(
     file_format = "parquet" if warehouse.kind == "duckdb" else "csv"
     pipeline.run(source, loader_file_format=file_format)
     return report
+
+
+def _epic_resolute(job: LandingJob) -> Landing:
+    report = run_extract(
+        job.warehouse,
+        job.pipeline_name,
+        files_location(job.tenant, job.domain.endpoint),
+        job.dead_letter_dir,
+        job.pipelines_dir,
+    )
+    return Landing(
+        rows=report.rows,
+        files_loaded=report.files_loaded,
+        files_skipped=report.files_skipped,
+        dead_letters=report.dead_letters,
+    )
+
+
+# The SQL and REST extracts import their drivers on first use: a file-drop run never pays
+# for SQLAlchemy or OAuth sessions.
+def _sunrise(job: LandingJob) -> Landing:
+    from extract.allscripts.sunrise import extract_sunrise
+
+    return _sql_landing(job, extract_sunrise)
+
+
+def _touchworks(job: LandingJob) -> Landing:
+    from extract.veradigm.touchworks import extract_touchworks
+
+    return _sql_landing(job, extract_touchworks)
+
+
+def _sql_landing(job: LandingJob, extract: Callable) -> Landing:
+    entry = _entry(job, "url", "mechanism")
+    report = extract(
+        job.warehouse,
+        job.pipeline_name,
+        entry["url"],
+        entry["mechanism"],
+        job.dead_letter_dir,
+        job.pipelines_dir,
+    )
+    return Landing(rows=report.rows, dead_letters=report.dead_letters, details=report.as_dict())
+
+
+def _practice_fusion(job: LandingJob) -> Landing:
+    from extract.veradigm.practice_fusion import PracticeCredentials, extract_practice_fusion
+
+    tenant = job.tenant.name
+    practices = [
+        PracticeCredentials(
+            practice,
+            require_secret(tenant, f"pf_{practice}_client_id", f"Practice Fusion {practice}"),
+            require_secret(tenant, f"pf_{practice}_client_secret", f"Practice Fusion {practice}"),
+        )
+        for practice in job.domain.practices
+    ]
+    report = extract_practice_fusion(
+        job.warehouse,
+        job.pipeline_name,
+        _entry(job, "url")["url"],
+        practices,
+        job.dead_letter_dir,
+        job.pipelines_dir,
+        LIMITERS,
+        observer=job.observer,
+    )
+    return _rest_landing(report)
+
+
+def _unity(job: LandingJob) -> Landing:
+    from extract.veradigm.unity import UnityCredentials, extract_unity
+
+    tenant, purpose = job.tenant.name, "the Veradigm Unity API"
+    credentials = UnityCredentials(
+        appname=require_secret(tenant, "unity_appname", purpose),
+        username=require_secret(tenant, "unity_username", purpose),
+        app_user=require_secret(tenant, "unity_app_user", purpose),
+        password=require_secret(tenant, "unity_password", purpose),
+    )
+    report = extract_unity(
+        job.warehouse,
+        job.pipeline_name,
+        _entry(job, "url")["url"],
+        credentials,
+        job.dead_letter_dir,
+        job.pipelines_dir,
+        LIMITERS,
+        observer=job.observer,
+    )
+    return _rest_landing(report)
+
+
+def _rest_landing(report) -> Landing:
+    return Landing(
+        rows=report.rows,
+        dead_letters=report.dead_letters,
+        complete=report.ok,
+        details=report.to_json(),
+    )
+
+
+def _entry(job: LandingJob, *keys: str) -> dict:
+    entry = resolve_endpoint(job.tenant, job.domain.endpoint)
+    missing = [key for key in keys if key not in entry]
+    if missing:
+        raise ConfigError(
+            f"endpoint {job.domain.endpoint}",
+            f"needs {', '.join(missing)} for source {job.domain.source}; fix the entry in "
+            f"{job.tenant.endpoints_file}",
+        )
+    return entry
+
+
+_EXTRACTS: dict[str, Callable[[LandingJob], Landing]] = {
+    "epic_resolute_journal": _epic_resolute,
+    "allscripts_sunrise": _sunrise,
+    "veradigm_touchworks": _touchworks,
+    "practice_fusion": _practice_fusion,
+    "veradigm_unity": _unity,
+}

@@ -21,8 +21,17 @@ PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggr
 WAREHOUSE_KINDS = ("duckdb", "postgres")
 SYSLOG_PROTOCOLS = ("udp", "tcp", "tls")
 # The PHI modes each source's models implement; others are refused at load, never ignored.
-SOURCE_PHI_MODES = {"epic_resolute_journal": PHI_MODES}
+SOURCE_PHI_MODES = {
+    "epic_resolute_journal": PHI_MODES,
+    "allscripts_sunrise": PHI_MODES,
+    "veradigm_touchworks": PHI_MODES,
+    "practice_fusion": PHI_MODES,
+    "veradigm_unity": PHI_MODES,
+}
 SOURCES = tuple(SOURCE_PHI_MODES)
+# Sources whose marts go to Fusion today; the others land and model their data (the Fusion
+# targets for them come with their marts).
+FUSION_SOURCES = ("epic_resolute_journal",)
 FUSION_OBJECTS = ("GlInterface",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -67,7 +76,8 @@ class Domain:
     phi_mode: str
     phi_direct_authorisation: str | None  # required reference when phi_mode is direct
     disclosure: Disclosure
-    fusion: FusionTarget
+    fusion: FusionTarget | None  # None: the domain lands and models its data only
+    practices: tuple[str, ...] = ()  # practice_fusion: the practices (PF tenants) to extract
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,16 @@ class _Reader:
                 )
 
 
-def _fusion(r: _Reader) -> FusionTarget:
+def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
+    if source not in FUSION_SOURCES:
+        if "fusion" in domain.data:
+            raise ConfigError(
+                f"{domain.path}.fusion",
+                f"{source} has no Fusion mart yet; remove the block (the domain lands and models "
+                "its data)",
+            )
+        return None
+    r = domain.mapping("fusion")
     target = FusionTarget(
         object=r.get("object", str, choices=FUSION_OBJECTS),
         release=r.get("release", str),
@@ -250,12 +269,13 @@ def _domain(name: str, r: _Reader) -> Domain:
         )
     cadence = r.get("cadence", str, choices=CADENCES)
     run_at, month_day = _schedule(r, cadence)
-    fusion = _fusion(r.mapping("fusion"))
+    fusion = _fusion(r, source)
     d = r.mapping("disclosure") if "disclosure" in r.data else _Reader({}, f"{r.path}.disclosure")
     r.allowed.append("disclosure")
+    recipient = f"Oracle Fusion Cloud ({fusion.ledger_name})" if fusion else "ehrfusion warehouse"
     disclosure = Disclosure(
         purpose=d.get("purpose", str, default="payment and health care operations"),
-        recipient=d.get("recipient", str, default=f"Oracle Fusion Cloud ({fusion.ledger_name})"),
+        recipient=d.get("recipient", str, default=recipient),
     )
     d.done()
     domain = Domain(
@@ -270,9 +290,26 @@ def _domain(name: str, r: _Reader) -> Domain:
         phi_direct_authorisation=authorisation,
         disclosure=disclosure,
         fusion=fusion,
+        practices=_practices(r, source),
     )
     r.done()
     return domain
+
+
+def _practices(r: _Reader, source: str) -> tuple[str, ...]:
+    if source != "practice_fusion":
+        if "practices" in r.data:
+            raise ConfigError(
+                f"{r.path}.practices", f"only for source practice_fusion, not {source}"
+            )
+        return ()
+    practices = r.get("practices", list)
+    if not practices or not all(isinstance(p, str) and _NAME.match(p) for p in practices):
+        raise ConfigError(
+            f"{r.path}.practices",
+            "list the Practice Fusion practice ids to extract, e.g. [pf1001, pf1002]",
+        )
+    return tuple(practices)
 
 
 def _stream(name: str, r: _Reader) -> Stream:

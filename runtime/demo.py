@@ -18,9 +18,10 @@ from runtime.report import collect_report, default_report_path, write_report
 from runtime.run import Progress, RunResult, run_domain
 from runtime.secrets import env_name, optional_secret
 from runtime.warehouse import Warehouse
+from sandbox import practice_fusion, unity
 from sandbox.epic_restatements import Restatement, restate
 from sandbox.fusion import server as fusion_sandbox
-from sandbox.generate import generate
+from sandbox.generate import STAND_INS, generate
 
 
 def demo_key(config: Config, tenant: str) -> str:
@@ -55,8 +56,10 @@ def run_demo(
     with ExitStack() as running:
         for tenant in config.tenants.values():
             generated[tenant.name] = _prepare_sandbox(tenant, seed, scale, progress)
-            running.enter_context(fusion_sandbox.FusionSimulator(tenant.endpoints_file))
-            _use_sandbox_fusion_credentials(tenant.name)
+            for stand_in in STAND_INS:
+                if stand_in.kind == "http":
+                    running.enter_context(stand_in.start(tenant.endpoints_file.parent))
+            _use_sandbox_credentials(tenant)
             results += _run_tenant(config, tenant, warehouse_override, progress)
             _restate(tenant, generated[tenant.name], seed, progress)
             results += _run_tenant(config, tenant, warehouse_override, progress)
@@ -83,11 +86,24 @@ def _restate(tenant: Tenant, generated: dict, seed: int, progress: Progress) -> 
     )
 
 
-def _use_sandbox_fusion_credentials(tenant: str) -> None:
-    """The simulator's published client credentials, unless the tenant has its own."""
-    if not optional_secret(tenant, "fusion_client_id"):
-        os.environ[env_name(tenant, "fusion_client_id")] = fusion_sandbox.CLIENT_ID
-        os.environ[env_name(tenant, "fusion_client_secret")] = fusion_sandbox.CLIENT_SECRET
+def _use_sandbox_credentials(tenant: Tenant) -> None:
+    """The stand-ins' published credentials, for every secret the tenant does not set."""
+    sandbox = {
+        "fusion_client_id": fusion_sandbox.CLIENT_ID,
+        "fusion_client_secret": fusion_sandbox.CLIENT_SECRET,
+        "unity_appname": unity.APPNAME,
+        "unity_username": unity.USERNAME,
+        "unity_app_user": unity.APP_USER,
+        "unity_password": unity.PASSWORD,
+    }
+    for stream in tenant.streams.values():
+        for domain in stream.domains.values():
+            for practice in domain.practices:
+                sandbox[f"pf_{practice}_client_id"] = practice_fusion.client_id(practice)
+                sandbox[f"pf_{practice}_client_secret"] = practice_fusion.client_secret(practice)
+    for name, value in sandbox.items():
+        if not optional_secret(tenant.name, name):
+            os.environ[env_name(tenant.name, name)] = value
 
 
 def _run_tenant(

@@ -11,6 +11,7 @@ UNEXPLAINED_DRIFT = 7  # reconcile: source and Fusion differ by something no cat
 LINES_STILL_OPEN = 8  # queue reload: some lines are still held or were rejected again
 RELOAD_REFUSED = 9  # queue reload: nothing to reload (see the message); nothing ran
 PLAN_CHANGED = 10  # run --expect-plan: the run would post something else; nothing exported
+EXTRACT_INCOMPLETE = 11  # a source stopped early (API down); what landed is kept, nothing exported
 LOCKED = 75  # EX_TEMPFAIL: another run holds the domain's lock; try later
 
 BY_STATUS = {
@@ -19,5 +20,6 @@ BY_STATUS = {
     "export_conflict": EXPORT_CONFLICT,
     "submit_incomplete": SUBMIT_INCOMPLETE,
     "plan_changed": PLAN_CHANGED,
+    "extract_incomplete": EXTRACT_INCOMPLETE,
     "locked": LOCKED,
 }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from extract.pipeline import run_extract
+from extract.pipeline import LandingJob, land
 from load.formats import FormatSpec, load_spec
 from load.fusion_client import FusionClient, client_for_tenant, fusion_url
 from load.manifest import BatchConflictError, read_chain
@@ -28,7 +28,7 @@ from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.disclosures import record_phi_access
-from runtime.endpoints import files_location, has_endpoint
+from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
@@ -52,6 +52,7 @@ class RunResult:
     run_id: str = ""
     status: str = "ok"
     rows_extracted: int = 0
+    extract_details: dict = field(default_factory=dict)  # cursors, tables, control totals
     files_loaded: list[str] = field(default_factory=list)
     files_skipped: int = 0
     dead_letters: list[dict] = field(default_factory=list)
@@ -214,6 +215,9 @@ def _run_steps(
     submit_only: bool,
     expect_plan: str | None,
 ) -> None:
+    if ctx.domain.fusion is None:
+        land_and_build(ctx, result)  # a landing domain: its data is modelled, nothing exported
+        return
     fusion = _fusion_client(ctx)
     if fusion is not None and not submit_only:
         _settle(ctx, result, fusion)
@@ -236,21 +240,27 @@ def _run_steps(
 
 
 def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
-    """Extract new feed files and build the domain's models with their checks; False when a
-    check failed (the run's status says so and nothing may be exported)."""
-    ctx.progress("extract: landing new feed files")
+    """Extract the source's new data and build the domain's models with their checks; False
+    when a check failed or the extract stopped early (the run's status says so and nothing
+    may be exported)."""
+    ctx.progress(f"extract: landing new data from {ctx.domain.source}")
     clock = time.perf_counter()
-    report = run_extract(
-        ctx.warehouse,
-        pipeline_name=f"{ctx.tenant.name}__{ctx.stream.name}__{ctx.domain.name}",
-        location=files_location(ctx.tenant, ctx.domain.endpoint),
-        dead_letter_dir=ctx.paths.dead_letter,
-        pipelines_dir=ctx.paths.work / "dlt",
+    landing = land(
+        LandingJob(
+            ctx.warehouse,
+            ctx.tenant,
+            ctx.domain,
+            pipeline_name=f"{ctx.tenant.name}__{ctx.stream.name}__{ctx.domain.name}",
+            dead_letter_dir=ctx.paths.dead_letter,
+            pipelines_dir=ctx.paths.work / "dlt",
+            observer=metrics_observer(ctx.tenant.name, ctx.stream.name, ctx.domain.name),
+        )
     )
-    result.rows_extracted = report.rows
-    result.files_loaded = report.files_loaded
-    result.files_skipped = report.files_skipped
-    result.dead_letters = report.dead_letters
+    result.rows_extracted = landing.rows
+    result.extract_details = landing.details
+    result.files_loaded = landing.files_loaded
+    result.files_skipped = landing.files_skipped
+    result.dead_letters = landing.dead_letters
     clock = _lap(result, "extract", clock)
 
     ctx.progress("transform: dbt build (models and tests)")
@@ -267,6 +277,15 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         result.status = "quality_gate_failed"
         result.message = "dbt build failed; nothing exported (see the failing checks)"
         return False
+    if not landing.complete:
+        result.status = "extract_incomplete"
+        result.message = (
+            "the source stopped before the end of its changes (see the extract details); what "
+            "landed is modelled, the next run resumes from the cursor"
+        )
+        return False
+    if ctx.domain.fusion is None:
+        return True
     marts = ctx.warehouse.schema("marts")
     result.exceptions_by_reason = dict(
         ctx.warehouse.query(

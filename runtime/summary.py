@@ -26,6 +26,7 @@ def run_to_json(result: RunResult) -> dict:
             "files_loaded": result.files_loaded,
             "files_skipped": result.files_skipped,
             "dead_letters": result.dead_letters,
+            "details": result.extract_details,
         },
         "dbt": None
         if dbt is None

@@ -6,12 +6,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sandbox import epic_resolute, fusion
+from sandbox import epic_resolute, fusion, practice_fusion, sunrise, touchworks, unity
 from sandbox.endpoints import endpoints_path, update_endpoints
 from sandbox.standin import GenerationRequest, StandIn
 
 # Every stand-in of the sandbox, in generation order. New stand-ins are added here.
-STAND_INS: tuple[StandIn, ...] = (epic_resolute.STAND_IN, fusion.STAND_IN)
+STAND_INS: tuple[StandIn, ...] = (
+    epic_resolute.STAND_IN,
+    sunrise.STAND_IN,
+    touchworks.STAND_IN,
+    practice_fusion.STAND_IN,
+    unity.STAND_IN,
+    fusion.STAND_IN,
+)
 
 DEFAULT_START = date(2026, 10, 1)
 DEFAULT_DAYS = 31

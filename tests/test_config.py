@@ -125,3 +125,37 @@ def test_a_source_can_feed_only_one_domain_per_tenant(config_path):
     edit(config_path, second_stream)
     with pytest.raises(ConfigError, match=r"a tenant holds one instance of each source"):
         load_config(config_path)
+
+
+def landing_domain(document: dict, **values) -> dict:
+    """Add a stream `veradigm` with one domain of the given settings; return the domain."""
+    domain = {"source": "practice_fusion", "endpoint": "practice_fusion", "cadence": "15min"}
+    domain |= {"phi_mode": "pseudonymized", "practices": ["pf1001", "pf1002"]} | values
+    streams = document["tenants"]["testhosp"]["streams"]
+    streams["veradigm"] = {"domains": {"pf": domain}}
+    return domain
+
+
+def test_a_landing_domain_needs_no_fusion_block_and_lists_its_practices(config_path):
+    edit(config_path, landing_domain)
+    _, _, domain = load_config(config_path).domain("testhosp", "veradigm", "pf")
+    assert domain.fusion is None
+    assert domain.practices == ("pf1001", "pf1002")
+    assert domain.disclosure.recipient == "ehrfusion warehouse"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "says"),
+    [
+        ({"practices": []}, "practices", "list the Practice Fusion practice ids"),
+        ({"practices": ["PF 1001"]}, "practices", "list the Practice Fusion practice ids"),
+        ({"source": "veradigm_unity", "endpoint": "u"}, "practices", "only for source"),
+        ({"fusion": {"object": "GlInterface"}}, "fusion", "has no Fusion mart yet"),
+    ],
+)
+def test_landing_domain_mistakes_are_named(config_path, values, key, says):
+    edit(config_path, lambda d: landing_domain(d, **values))
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert error.value.path == f"tenants.testhosp.streams.veradigm.domains.pf.{key}"
+    assert says in str(error.value)
