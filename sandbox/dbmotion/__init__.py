@@ -1,0 +1,62 @@
+"""Stand-in for Allscripts dbMotion's unified-patient-identity view: a SQL database (a SQLite
+file for the demo, Postgres in the tests) mapping enterprise ids to the local patient ids of
+Sunrise, TouchWorks and Practice Fusion, with each source's demographics, and the merges and
+unmerges over time (docs/identity.md).
+
+`generate(url, seed, scale, start, days)` builds it for the patients the other stand-ins
+generate with the same seed and scale (the canaries linked across every source); `merge`,
+`unmerge`, `add_link` and `correct_demographics` change it. The registered stand-in writes
+`allscripts/dbmotion/dbmotion.db`, read by `last_modified` watermark.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.dbmotion.generator import CANARY_ENTERPRISE_IDS, SOURCE_SYSTEMS, generate
+from sandbox.dbmotion.mutations import (
+    add_link,
+    correct_demographics,
+    current_enterprise_ids,
+    merge,
+    unmerge,
+)
+from sandbox.standin import GenerationRequest
+from sandbox.sunrise.database import SqlStandIn, sqlite_url
+
+NAME = "allscripts_dbmotion"
+DATABASE_DIR = "allscripts/dbmotion"
+DATABASE_FILE = "dbmotion.db"
+
+
+def generate_stand_in(request: GenerationRequest) -> dict[str, Any]:
+    path = request.out_dir / DATABASE_DIR / DATABASE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    summary = generate(
+        sqlite_url(path), request.seed, request.scale, request.start_date, request.days
+    )
+    return {"path": str(path.resolve()), **summary}
+
+
+STAND_IN = SqlStandIn(
+    name=NAME,
+    kind="files",
+    generate=generate_stand_in,
+    files_dir=DATABASE_DIR,
+    file_pattern=DATABASE_FILE,
+    mechanism="watermark",
+)
+
+__all__ = [
+    "CANARY_ENTERPRISE_IDS",
+    "SOURCE_SYSTEMS",
+    "STAND_IN",
+    "add_link",
+    "correct_demographics",
+    "current_enterprise_ids",
+    "generate",
+    "generate_stand_in",
+    "merge",
+    "unmerge",
+]
