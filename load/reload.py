@@ -33,7 +33,8 @@ from runtime import metrics
 from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Config, Domain, Tenant
 from runtime.endpoints import has_endpoint
-from runtime.export import MART, export_source_lines
+from runtime.export import export_source_lines
+from runtime.gl_models import gl_models
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.posting import TERMINAL, Posting
@@ -300,6 +301,9 @@ class _Reloader:
             self.progress,
         )
 
+    def _relation(self, role: str) -> str:
+        return gl_models(self.domain.source).relation(self.warehouse, role)
+
     def _line_ids(self, reload_id: str) -> list[int]:
         return list(read_batch(self.outbox, self.manifests[reload_id], self.spec).source_line_ids)
 
@@ -307,7 +311,7 @@ class _Reloader:
         if not line_ids:
             return set()
         rows = self.warehouse.query(
-            f"select source_line_id from {self.warehouse.schema('marts')}.{MART} "
+            f"select source_line_id from {self._relation('gl_interface')} "
             f"where batch_date = '{feed_date.isoformat()}' and source_line_id in "
             f"({_id_list(line_ids)})"
         )
@@ -319,7 +323,7 @@ class _Reloader:
             return {}
         rows = self.warehouse.query(
             "select source_line_id, exception_reason from "
-            f"{self.warehouse.schema('marts')}.exceptions__gl_journal_lines "
+            f"{self._relation('exceptions')} "
             f"where source_line_id in ({_id_list(ids)})"
         )
         return {int(i): str(reason) for i, reason in rows}
@@ -329,7 +333,7 @@ class _Reloader:
         uploaded = any(b.request_id or b.status == "already_posted" for b in outcome.batches)
         if not uploaded or not line_ids:
             return
-        lines = f"{self.warehouse.schema('intermediate')}.int_journal_lines_validated"
+        lines = self._relation("validated")
         rows = self.warehouse.query(
             f"select distinct patient_pseudonym from {lines} where patient_pseudonym is not "
             f"null and source_line_id in ({_id_list(line_ids)}) order by 1"
@@ -337,7 +341,8 @@ class _Reloader:
         records = [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{self.domain.name}:{MART}:reload:{reload_id}",
+                scope=f"{self.domain.name}:{gl_models(self.domain.source).gl_interface}:"
+                f"reload:{reload_id}",
                 purpose=self.domain.disclosure.purpose,
                 recipient=self.domain.disclosure.recipient,
             )

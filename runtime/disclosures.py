@@ -16,7 +16,7 @@ from datetime import date
 
 from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Domain, Tenant
-from runtime.export import MART
+from runtime.gl_models import gl_models
 from runtime.warehouse import Warehouse
 
 
@@ -29,7 +29,8 @@ def record_phi_access(
     sent: dict[str, date],
 ) -> int:
     """Append the run's read and disclose entries; returns how many were recorded."""
-    lines = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
+    models = gl_models(domain.source)
+    lines = models.relation(warehouse, "validated")
     records = []
     if files_loaded:
         files = ", ".join(f"'{name}'" for name in files_loaded)
@@ -50,7 +51,7 @@ def record_phi_access(
     if sent:
         batches = sorted(sent, key=lambda batch_id: sent[batch_id])
         days = ", ".join(f"'{sent[b].isoformat()}'" for b in batches)
-        mart = f"{warehouse.schema('marts')}.{MART}"
+        mart = models.relation(warehouse, "gl_interface")
         rows = warehouse.query(
             f"select distinct lines.patient_pseudonym from {mart} as sent "
             f"inner join {lines} as lines on lines.source_line_id = sent.source_line_id "
@@ -61,7 +62,7 @@ def record_phi_access(
         records += [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{domain.name}:{MART}:{run_id}:{span}",
+                scope=f"{domain.name}:{models.gl_interface}:{run_id}:{span}",
                 purpose=domain.disclosure.purpose,
                 recipient=domain.disclosure.recipient,
             )

@@ -18,9 +18,9 @@ from pathlib import Path
 from load.formats import FormatSpec, load_spec
 from load.manifest import ExportResult, ScopeValue, export_batch, make_batch_id, read_chain
 from runtime.config import Domain
+from runtime.gl_models import gl_models
 from runtime.warehouse import Warehouse
 
-MART = "fusion__gl_interface"
 EXPORT_ORDER = "reference4, source_line_id, line_kind, accounting_date"
 
 
@@ -77,7 +77,7 @@ def export_feed_days(
 ) -> list[ExportedBatch]:
     """Write one batch per feed day, in day order, over one warehouse connection."""
     spec = load_spec(domain.fusion.release, domain.fusion.object)
-    mart = f"{warehouse.schema('marts')}.{MART}"
+    mart = f"{warehouse.schema('marts')}.{gl_models(domain.source).gl_interface}"
     exported = []
     with warehouse.connect() as con:
         for day in sorted(feed_days):
@@ -109,25 +109,26 @@ def export_source_lines(
     if not source_line_ids:
         raise ValueError("a batch of chosen source lines needs at least one line id")
     spec = load_spec(domain.fusion.release, domain.fusion.object)
-    schema = warehouse.schema("marts")
+    schema, mart = warehouse.schema("marts"), gl_models(domain.source).gl_interface
     columns = [
         f"cast({int(group_id)} as bigint) as group_id" if name == "group_id" else name
-        for name in _mart_columns(warehouse, schema)
+        for name in _mart_columns(warehouse, schema, mart)
     ]
     ids = ", ".join(str(int(i)) for i in sorted(source_line_ids))
     sql = _mart_query(
-        ", ".join(columns), f"{schema}.{MART}", feed_date, f"source_line_id in ({ids})"
+        ", ".join(columns), f"{schema}.{mart}", feed_date, f"source_line_id in ({ids})"
     )
     full_scope = _scope(tenant, stream, domain, feed_date) | dict(scope)
     with warehouse.connect() as con:
         return _export(warehouse, con, sql, spec, outbox, batch_id, full_scope, feed_date)
 
 
-def mart_rows_query(warehouse: Warehouse, days: list[date]) -> str:
+def mart_rows_query(warehouse: Warehouse, domain: Domain, days: list[date]) -> str:
     """Every mart row of `days`, in the order the batches are written."""
     listed = ", ".join(f"'{d.isoformat()}'" for d in sorted(days)) or "null"
+    mart = gl_models(domain.source).gl_interface
     return (
-        f"select * from {warehouse.schema('marts')}.{MART} where batch_date in ({listed}) "
+        f"select * from {warehouse.schema('marts')}.{mart} where batch_date in ({listed}) "
         f"order by batch_date, {EXPORT_ORDER}"
     )
 
@@ -147,11 +148,11 @@ def _mart_query(select: str, mart: str, day: date, condition: str = "") -> str:
     return f"select {select} from {mart} where {where} order by {EXPORT_ORDER}"
 
 
-def _mart_columns(warehouse: Warehouse, schema: str) -> list[str]:
+def _mart_columns(warehouse: Warehouse, schema: str, mart: str) -> list[str]:
     rows = warehouse.query(
         "select column_name from information_schema.columns "
         "where table_schema = %s and table_name = %s order by ordinal_position",
-        (schema, MART),
+        (schema, mart),
     )
     return [name for (name,) in rows]
 

@@ -18,7 +18,7 @@ from load.manifest import read_chain
 from runtime.config import Config
 from runtime.disclosures import record_phi_access
 from runtime.endpoints import has_endpoint
-from runtime.export import MART
+from runtime.gl_models import gl_models
 from runtime.locks import domain_lock
 from runtime.posting import TERMINAL, Posting
 from runtime.run import (
@@ -29,8 +29,6 @@ from runtime.run import (
     pending_days,
     plan_fingerprint,
 )
-
-REVIEW_MART = "exceptions__gl_closed_period_corrections"
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def _plan_lines(ctx: DomainContext, days: list[date]) -> list[PlanLine]:
     rows = ctx.warehouse.query(
         "select batch_date, ledger_name, period_name, line_kind, count(*), "
         "coalesce(sum(entered_dr), 0), coalesce(sum(entered_cr), 0) "
-        f"from {ctx.warehouse.schema('marts')}.{MART} where batch_date in ({_day_list(days)}) "
+        f"from {_relation(ctx, 'gl_interface')} where batch_date in ({_day_list(days)}) "
         "group by batch_date, ledger_name, period_name, line_kind "
         "order by batch_date, ledger_name, period_name, line_kind"
     )
@@ -163,7 +161,11 @@ def _finance_review(ctx: DomainContext, days: list[date]) -> list[dict]:
         "reposted_credit",
     )  # fmt: skip
     rows = ctx.warehouse.query(
-        f"select {', '.join(columns)} from {ctx.warehouse.schema('marts')}.{REVIEW_MART} "
+        f"select {', '.join(columns)} from {_relation(ctx, 'review')} "
         f"where batch_date in ({_day_list(days)}) order by batch_date, journal_id"
     )
     return [dict(zip(columns, (str(v) for v in row), strict=True)) for row in rows]
+
+
+def _relation(ctx: DomainContext, role: str) -> str:
+    return gl_models(ctx.domain.source).relation(ctx.warehouse, role)

@@ -21,9 +21,10 @@ from pathlib import Path
 from load.fusion_client import FusionClient
 from runtime import reconcile_reads as reads
 from runtime.config import Config, ConfigError, Tenant
+from runtime.gl_models import GL_MODELS
 from runtime.reconcile_page import render_pack
 from runtime.reconcile_reads import Period, SideTotal
-from runtime.report_reads import GL_SOURCE, open_reader
+from runtime.report_reads import open_reader
 from runtime.warehouse import Warehouse
 
 CURRENCY = "USD"
@@ -201,11 +202,15 @@ def build_pack(
     tenant = config.tenants.get(tenant_name)
     if tenant is None:
         raise ConfigError("--tenant", f"name a configured tenant: {', '.join(config.tenants)}")
-    stream, domain, ledger = _gl_domain(tenant)
+    ledger, domains = _gl_domains(tenant)
     with open_reader(warehouse) as db:
         gl_period = reads.gl_period(db, warehouse, ledger, period)
         companies = reads.companies(db, warehouse, gl_period)
-        totals = reads.side_totals(db, warehouse, ledger, gl_period, stream, domain)
+        totals = [
+            total
+            for gl in domains
+            for total in reads.side_totals(db, warehouse, ledger, gl_period, gl)
+        ]
     rows = _rows(totals, companies)
     for row in rows:
         if row.company != NO_COMPANY:
@@ -243,13 +248,28 @@ def _decimal(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT)
 
 
-def _gl_domain(tenant: Tenant) -> tuple[str, str, str]:
-    """(stream, domain, ledger name) of the tenant's GL journal domain."""
-    for stream in tenant.streams.values():
-        for domain in stream.domains.values():
-            if domain.source == GL_SOURCE:
-                return stream.name, domain.name, domain.fusion.ledger_name
-    raise ConfigError(f"tenants.{tenant.name}", f"no domain with source {GL_SOURCE}")
+def _gl_domains(tenant: Tenant) -> tuple[str, list[reads.GlDomain]]:
+    """The ledger and every GL journal domain of the tenant posting to it (the pack sets all of
+    their source lines against the ledger's balances)."""
+    found = [
+        (
+            domain.fusion.ledger_name,
+            reads.GlDomain(stream.name, domain.name, GL_MODELS[domain.source]),
+        )
+        for stream in tenant.streams.values()
+        for domain in stream.domains.values()
+        if domain.enabled and domain.fusion is not None and domain.source in GL_MODELS
+    ]
+    if not found:
+        raise ConfigError(f"tenants.{tenant.name}", "no enabled domain posts GL journals")
+    ledgers = {ledger for ledger, _ in found}
+    if len(ledgers) > 1:
+        raise ConfigError(
+            f"tenants.{tenant.name}",
+            f"GL domains post to several ledgers ({', '.join(sorted(ledgers))}); the pack "
+            "reconciles one ledger",
+        )
+    return ledgers.pop(), [gl for _, gl in found]
 
 
 def _rows(totals: list[SideTotal], companies: dict[str, str]) -> list[FacilityRow]:

@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from runtime.config import ConfigError
+from runtime.gl_models import GlModels
 from runtime.posting import TERMINAL
 from runtime.report_reads import NO_FACILITY, Reader
 from runtime.warehouse import Warehouse
@@ -39,6 +40,15 @@ class Period:
     name: str  # the ledger's period name, e.g. Oct-26
     start: date
     end: date
+
+
+@dataclass(frozen=True)
+class GlDomain:
+    """One GL domain of the tenant and its journal chain's relations."""
+
+    stream: str
+    domain: str
+    models: GlModels
 
 
 @dataclass(frozen=True)
@@ -105,15 +115,17 @@ def companies(db: Reader, warehouse: Warehouse, period: Period) -> dict[str, str
 
 
 def side_totals(
-    db: Reader, warehouse: Warehouse, ledger: str, period: Period, stream: str, domain: str
+    db: Reader, warehouse: Warehouse, ledger: str, period: Period, gl: GlDomain
 ) -> list[SideTotal]:
-    """Per facility: the period's source lines and the categories explaining what Fusion does
-    not show of them (see the module docstring), plus what our records say posted."""
-    intermediate, marts = warehouse.schema("intermediate"), warehouse.schema("marts")
-    needed = [(intermediate, "int_journal_lines_validated"), (marts, "fusion__gl_interface")]
-    if not all(db.exists(*relation) for relation in needed):
-        raise ConfigError("--period", "the journal marts are not built yet; run the domain first")
-    relations = _relations(warehouse, ledger, stream, domain)
+    """Per facility: one GL domain's source lines of the period and the categories explaining
+    what Fusion does not show of them (see the module docstring), plus what our records say
+    posted."""
+    needed = [gl.models.relation(warehouse, role) for role in ("validated", "gl_interface")]
+    if not all(db.exists(*relation.split(".")) for relation in needed):
+        raise ConfigError(
+            "--period", f"the journal marts of {gl.domain} are not built yet; run it first"
+        )
+    relations = _relations(warehouse, ledger, gl)
     found = []
     for side, sql in (
         (SOURCE, _SOURCE),
@@ -132,8 +144,8 @@ def side_totals(
     ]
 
 
-def _relations(warehouse: Warehouse, ledger: str, stream: str, domain: str) -> dict[str, str]:
-    ops = warehouse.schema("ops")
+def _relations(warehouse: Warehouse, ledger: str, gl: GlDomain) -> dict[str, str]:
+    ops, stream, domain = warehouse.schema("ops"), gl.stream, gl.domain
     terminal = ", ".join(f"'{status}'" for status in sorted(TERMINAL))
     submissions = (
         f"(select batch_id, group_id, status from {ops}.fusion_submissions "
@@ -145,9 +157,9 @@ def _relations(warehouse: Warehouse, ledger: str, stream: str, domain: str) -> d
                 source_line_id, facility_id, period_name, is_held,
                 case when is_voided then 0 else coalesce(debit_amount, 0) end as debit,
                 case when is_voided then 0 else coalesce(credit_amount, 0) end as credit
-            from {warehouse.schema("intermediate")}.int_journal_lines_validated
+            from {gl.models.relation(warehouse, "validated")}
         )""",
-        "mart": f"{warehouse.schema('marts')}.fusion__gl_interface",
+        "mart": gl.models.relation(warehouse, "gl_interface"),
         "calendar": f"(select * from {warehouse.schema('reference')}.gl_period_calendar "
         f"where ledger_name = {_literal(ledger)})",
         "submissions": submissions,

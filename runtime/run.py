@@ -30,6 +30,7 @@ from runtime.dbt import DbtOutcome, run_dbt
 from runtime.disclosures import record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
+from runtime.gl_models import GlModels, gl_models
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
@@ -286,21 +287,23 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         return False
     if ctx.domain.fusion is None:
         return True
-    marts = ctx.warehouse.schema("marts")
+    models = gl_models(ctx.domain.source)
     result.exceptions_by_reason = dict(
         ctx.warehouse.query(
-            f"select exception_reason, count(*) from {marts}.exceptions__gl_journal_lines "
+            "select exception_reason, count(*) from "
+            f"{models.relation(ctx.warehouse, 'exceptions')} "
             "group by exception_reason order by exception_reason"
         )
     )
-    result.reconciliation = _reconciliation(ctx.warehouse)
+    result.reconciliation = _reconciliation(ctx.warehouse, models)
     return True
 
 
 def pending_days(ctx: DomainContext) -> list[date]:
     """Delivery days the mart has batches for that the outbox does not hold yet."""
     done = set(batch_feed_days(ctx.paths.outbox).values())
-    lines = f"{ctx.warehouse.schema('intermediate')}.int_journal_lines_validated"
+    models = gl_models(ctx.domain.source)
+    lines = models.relation(ctx.warehouse, "validated")
     rows = ctx.warehouse.query(f"select distinct batch_date from {lines} order by 1")
     return [day for day in (_as_date(r[0]) for r in rows) if day not in done]
 
@@ -309,7 +312,8 @@ def plan_fingerprint(ctx: DomainContext, days: list[date]) -> str:
     """SHA-256 over the mart rows of `days` in export order: what those batches would post."""
     digest = hashlib.sha256()
     with ctx.warehouse.connect() as con:
-        for chunk in ctx.warehouse.stream_arrow(con, mart_rows_query(ctx.warehouse, days)):
+        rows = mart_rows_query(ctx.warehouse, ctx.domain, days)
+        for chunk in ctx.warehouse.stream_arrow(con, rows):
             for row in chunk.to_pylist():
                 digest.update(repr(sorted(row.items())).encode())
     return digest.hexdigest()
@@ -445,13 +449,12 @@ def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:
         )
 
 
-def _reconciliation(warehouse: Warehouse) -> dict:
-    marts = warehouse.schema("marts")
+def _reconciliation(warehouse: Warehouse, models: GlModels) -> dict:
     rows = warehouse.query(
         "select count(*), sum(case when status = 'reconciled' then 1 else 0 end), "
         "sum(source_lines), sum(exported_lines), sum(exception_lines), "
         "sum(source_debit), sum(posted_debit), sum(exported_debit), sum(exception_debit) "
-        f"from {marts}.recon__gl_journal_daily"
+        f"from {models.relation(warehouse, 'recon')}"
     )
     days, reconciled, src, exp, exc, src_dr, posted_dr, exp_dr, exc_dr = rows[0]
     return {

@@ -1,0 +1,44 @@
+{% macro fusion_posted_lines() %}
+
+-- Lines Fusion accepted for this stream and domain, with what the accepted file said.
+
+with
+
+posted as (
+
+    select * from {{ source('ehrfusion_ops', 'fusion_posted') }}
+
+),
+
+submissions as (
+
+    select batch_id from {{ source('ehrfusion_ops', 'fusion_submissions') }}
+    where
+        stream = {{ setting_literal('EHRFUSION_STREAM') }}
+        and domain = {{ setting_literal('EHRFUSION_DOMAIN') }}
+
+)
+
+select
+    posted.batch_id,
+    posted.batch_date,
+    posted.line_number,
+    posted.source_line_id,
+    posted.line_kind,
+    posted.accounting_date,
+    posted.currency_code,
+    posted.segment1,
+    posted.segment2,
+    posted.segment3,
+    posted.segment4,
+    posted.segment5,
+    posted.segment6,
+    posted.entered_dr,
+    posted.entered_cr
+
+from posted
+
+inner join submissions
+    on posted.batch_id = submissions.batch_id
+
+{% endmacro %}
