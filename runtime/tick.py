@@ -8,8 +8,9 @@ another. A DuckDB file admits one writer process, so on DuckDB a tenant's stream
 lane; Postgres gives every stream its own.
 
 Exit code of a tick: 0 when every due domain succeeded, was locked, or nothing was due;
-otherwise the worst domain code in the order 3 (quality gate) < 4 (export conflict) <
-1 (failed, timed out) < 2 (configuration error). A locked domain (75) is not a failure.
+otherwise the worst domain code in the order 6 (submit incomplete) < 11 (extract incomplete) <
+3 (quality gate) < 4 (export conflict) < 10 (plan changed) < 1 (failed, timed out) <
+2 (configuration error). A locked domain (75) is not a failure.
 """
 
 from __future__ import annotations
@@ -34,19 +35,19 @@ from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
 DEFAULT_TIMEOUT_SECONDS = 3300.0
-STATUS_BY_EXIT_CODE = {
-    exit_codes.OK: "ok",
+STATUS_BY_EXIT_CODE = {code: status for status, code in exit_codes.BY_STATUS.items()} | {
     exit_codes.CONFIG_ERROR: "config_error",
-    exit_codes.QUALITY_GATE_FAILED: "quality_gate_failed",
-    exit_codes.EXPORT_CONFLICT: "export_conflict",
-    exit_codes.LOCKED: "locked",
 }
-# Least to most severe; the tick exits with the most severe code among its domains.
+# Least to most severe; the tick exits with the most severe code among its domains. Waiting on
+# Fusion or on a source is less severe than a failed check: the next tick resumes either.
 SEVERITY = (
     exit_codes.OK,
     exit_codes.LOCKED,
+    exit_codes.SUBMIT_INCOMPLETE,
+    exit_codes.EXTRACT_INCOMPLETE,
     exit_codes.QUALITY_GATE_FAILED,
     exit_codes.EXPORT_CONFLICT,
+    exit_codes.PLAN_CHANGED,
     exit_codes.FAILED,
     exit_codes.CONFIG_ERROR,
 )
