@@ -30,3 +30,13 @@
         'hex'
     )
 {%- endmacro %}
+
+{#-
+  Pseudonym of a patient known by a source system's local id: kind `patient` over
+  '<source system>:<local id>' (`source_system` is SQL: a quoted name or a column). A patient
+  dbMotion links to an enterprise id is named by the pseudonym of that id instead, same kind
+  (int_identity__patient_pseudonyms).
+-#}
+{% macro local_patient_pseudonym(source_system, local_id) -%}
+    {{ pseudonymize(source_system ~ " || ':' || cast(" ~ local_id ~ " as " ~ dbt.type_string() ~ ")", 'patient') }}
+{%- endmacro %}
