@@ -1,0 +1,38 @@
+-- Charges of the Unity organisation. The patient id becomes the form the domain's phi_mode
+-- keeps inside the warehouse (phi_identifier) plus the keyed patient pseudonym.
+
+with
+
+source as (
+
+    select * from {{ source('veradigm', 'unity_charges') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        source.charge_id,
+        {{ phi_identifier('source.patient_id', 'local_patient') }} as patient_reference,
+        {{ local_patient_pseudonym("'unity'", 'source.patient_id') }} as patient_pseudonym,
+        source.provider_id,
+
+        -- dimensions
+        source.cpt_code,
+        source.icd10_code,
+        source.status as charge_status,
+
+        -- amounts
+        source.units,
+        source.amount,
+
+        -- dates
+        source.service_date,
+        source.changed_at
+
+    from source
+
+)
+
+select * from renamed
