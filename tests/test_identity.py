@@ -6,18 +6,21 @@ identifier leaves staging."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from extract.allscripts.dbmotion import extract_dbmotion
 from runtime.phi import pseudonymize
 from sandbox import dbmotion
-from sandbox.canaries import CANARY_MRNS
+from sandbox.canaries import CANARY_MRNS, canary_hits
 from sandbox.dbmotion.generator import enterprise_id, practice_charges
 from sandbox.practice_fusion import PRACTICES
 from sandbox.practice_fusion import generate as generate_practices
 from sandbox.standin import GenerationRequest
+from sandbox.sunrise.database import sqlite_url
 from tests.conftest import PHI_KEY
 from tests.test_source_staging import (
     DAYS,
@@ -163,6 +166,15 @@ def test_dbmotion_sizes_practices_like_the_practice_fusion_stand_in(tmp_path, sc
         PRACTICES,
         practice_charges(scale),
     )
+
+
+def test_stand_in_writes_its_database_and_endpoint(tmp_path):
+    summary = dbmotion.STAND_IN.generate(GenerationRequest(tmp_path, SEED, SCALE, START, DAYS))
+
+    entry = dbmotion.STAND_IN.endpoint(tmp_path)
+    assert (entry["url"], entry["mechanism"]) == (sqlite_url(Path(summary["path"])), "watermark")
+    assert summary["rows"]["patient_links"] == summary["rows"]["patient_identities"]
+    assert not canary_hits(json.dumps(summary))
 
 
 def test_mutations_refuse_unknown_ids_without_naming_them(tmp_path):

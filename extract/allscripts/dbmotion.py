@@ -22,7 +22,7 @@ from extract.shared.sql_changes import (
 )
 from runtime.warehouse import Warehouse
 
-SOURCE = "allscripts_dbmotion"
+SOURCE = "dbmotion_identity"
 DATASET_LAYER = "raw_dbmotion"
 MECHANISMS = ("watermark",)
 

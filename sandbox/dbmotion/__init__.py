@@ -24,7 +24,7 @@ from sandbox.dbmotion.mutations import (
 from sandbox.standin import GenerationRequest
 from sandbox.sunrise.database import SqlStandIn, sqlite_url
 
-NAME = "allscripts_dbmotion"
+NAME = "dbmotion_identity"
 DATABASE_DIR = "allscripts/dbmotion"
 DATABASE_FILE = "dbmotion.db"
 
