@@ -112,6 +112,12 @@ def _touchworks(job: LandingJob) -> Landing:
     return _sql_landing(job, extract_touchworks)
 
 
+def _dbmotion(job: LandingJob) -> Landing:
+    from extract.allscripts.dbmotion import extract_dbmotion
+
+    return _sql_landing(job, extract_dbmotion)
+
+
 def _sql_landing(job: LandingJob, extract: Callable) -> Landing:
     entry = _entry(job, "url", "mechanism")
     report = extract(
@@ -200,4 +206,5 @@ _EXTRACTS: dict[str, Callable[[LandingJob], Landing]] = {
     "veradigm_touchworks": _touchworks,
     "practice_fusion": _practice_fusion,
     "veradigm_unity": _unity,
+    "dbmotion_identity": _dbmotion,
 }

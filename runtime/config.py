@@ -21,12 +21,15 @@ PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggr
 WAREHOUSE_KINDS = ("duckdb", "postgres")
 SYSLOG_PROTOCOLS = ("udp", "tcp", "tls")
 # The PHI modes each source's models implement; others are refused at load, never ignored.
+# safe_harbor surrogates come from a restricted map built for the Epic identifiers only.
+_WITHOUT_SURROGATES = tuple(mode for mode in PHI_MODES if mode != "safe_harbor")
 SOURCE_PHI_MODES = {
     "epic_resolute_journal": PHI_MODES,
-    "allscripts_sunrise": PHI_MODES,
-    "veradigm_touchworks": PHI_MODES,
-    "practice_fusion": PHI_MODES,
-    "veradigm_unity": PHI_MODES,
+    "allscripts_sunrise": _WITHOUT_SURROGATES,
+    "veradigm_touchworks": _WITHOUT_SURROGATES,
+    "practice_fusion": _WITHOUT_SURROGATES,
+    "veradigm_unity": _WITHOUT_SURROGATES,
+    "dbmotion_identity": _WITHOUT_SURROGATES,
 }
 SOURCES = tuple(SOURCE_PHI_MODES)
 # Sources whose marts go to Fusion today; the others land and model their data (the Fusion

@@ -102,17 +102,17 @@ def dbt_environment(
 ) -> dict[str, str]:
     """Everything dbt reads for one domain: the connection, the stream and domain (whose posted
     state corrections compare with), the PHI mode with the key's version, and the Fusion
-    target."""
+    target (empty for a landing domain: dbt parses the GL models whatever it builds)."""
     target = domain.fusion
     return warehouse.dbt_env(phi_key) | {
         "EHRFUSION_STREAM": stream,
         "EHRFUSION_DOMAIN": domain.name,
         MODE_ENV: domain.phi_mode,
         KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
-        "EHRFUSION_LEDGER_ID": str(target.ledger_id),
-        "EHRFUSION_LEDGER_NAME": target.ledger_name,
-        "EHRFUSION_JOURNAL_SOURCE": target.journal_source,
-        "EHRFUSION_JOURNAL_CATEGORY": target.journal_category,
+        "EHRFUSION_LEDGER_ID": str(target.ledger_id) if target else "0",
+        "EHRFUSION_LEDGER_NAME": target.ledger_name if target else "",
+        "EHRFUSION_JOURNAL_SOURCE": target.journal_source if target else "",
+        "EHRFUSION_JOURNAL_CATEGORY": target.journal_category if target else "",
     }
 
 

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sandbox import epic_resolute, fusion, practice_fusion, sunrise, touchworks, unity
+from sandbox import dbmotion, epic_resolute, fusion, practice_fusion, sunrise, touchworks, unity
 from sandbox.endpoints import endpoints_path, update_endpoints
 from sandbox.standin import GenerationRequest, StandIn
 
@@ -17,6 +17,7 @@ STAND_INS: tuple[StandIn, ...] = (
     touchworks.STAND_IN,
     practice_fusion.STAND_IN,
     unity.STAND_IN,
+    dbmotion.STAND_IN,
     fusion.STAND_IN,
 )
 

@@ -1,1 +1,6 @@
-{{ journal_line_deltas(ref('int_journal_lines_validated'), ref('stg_ops__fusion_posted_lines')) }}
+{{
+    journal_line_deltas(
+        ref('int_journal_lines_validated'),
+        ref('stg_ops__fusion_posted_lines'),
+    )
+}}

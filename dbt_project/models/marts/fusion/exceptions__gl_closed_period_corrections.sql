@@ -1,1 +1,6 @@
-{{ closed_period_corrections(ref('int_journal_lines_validated'), ref('int_journal_line_deltas')) }}
+{{
+    closed_period_corrections(
+        ref('int_journal_lines_validated'),
+        ref('int_journal_line_deltas'),
+    )
+}}
