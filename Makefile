@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(LINT_ENV) EHRFUSION_PHI_MODE=safe_harbor $(BIN)/sqlfluff lint dbt_project/models/restricted
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

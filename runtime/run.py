@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from extract.pipeline import LandingJob, land
+from extract.pipeline import Landing, LandingJob, land
 from load.formats import FormatSpec, load_spec
 from load.fusion_client import FusionClient, client_for_tenant, fusion_url
 from load.manifest import BatchConflictError, read_chain
@@ -40,6 +40,7 @@ from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
 FUSION_ENDPOINT = "fusion"
+LANDINGS = "landings.jsonl"  # per domain work folder: one manifest line per extract
 
 
 @dataclass
@@ -262,13 +263,16 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     result.files_loaded = landing.files_loaded
     result.files_skipped = landing.files_skipped
     result.dead_letters = landing.dead_letters
+    _record_landing(ctx, result, landing)
     clock = _lap(result, "extract", clock)
 
     ctx.progress("transform: dbt build (models and tests)")
     Posting(ctx.warehouse).ensure()
     result.dbt = run_dbt(
         "build",
-        ["--selector", ctx.domain.source],
+        # cautious: a test runs only when every model it reads is built in this domain (a
+        # check that also reads a shared model, e.g. the restricted map, stays with its mart)
+        ["--selector", ctx.domain.source, "--indirect-selection", "cautious"],
         dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key),
         ctx.paths.dbt_work,
         ctx.config.dbt_project_dir,
@@ -297,6 +301,25 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     )
     result.reconciliation = _reconciliation(ctx.warehouse, models)
     return True
+
+
+def _record_landing(ctx: DomainContext, result: RunResult, landing: Landing) -> None:
+    """Append the extract's manifest (rows, completeness, per table or stream the cursor from
+    and to and control totals; never row values) to the domain's landing log."""
+    path = ctx.paths.work / LANDINGS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "run_id": result.run_id,
+        "landed_at": datetime.now(UTC).isoformat(),
+        "source": ctx.domain.source,
+        "rows": landing.rows,
+        "complete": landing.complete,
+        "files": landing.files_loaded,
+        "dead_letters": landing.dead_letters,
+        "details": landing.details,
+    }
+    with path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
 
 
 def pending_days(ctx: DomainContext) -> list[date]:

@@ -169,12 +169,15 @@ def render(html: Path, tmp_path: Path) -> Page:
 
 
 def finance_sentences(target: Path) -> list[str]:
-    """The finance sentences of the data tests in the manifest (`config.meta.finance`)."""
+    """The finance sentences (`config.meta.finance`) of the data tests the last build ran."""
     manifest = json.loads((target / "manifest.json").read_text())
+    ran = {r["unique_id"] for r in json.loads((target / "run_results.json").read_text())["results"]}
     return [
         node["config"]["meta"]["finance"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "test" and node["config"].get("meta", {}).get("finance")
+        for test_id, node in manifest["nodes"].items()
+        if test_id in ran
+        and node["resource_type"] == "test"
+        and node["config"].get("meta", {}).get("finance")
     ]
 
 

@@ -252,18 +252,15 @@ def test_endpoints_file_points_at_the_feed(sandbox) -> None:
     path = endpoints_path(out)
     assert summary["endpoints_file"] == str(path.resolve())
     data = json.loads(path.read_text())
-    assert data == {
-        "endpoints": {
-            "epic_resolute_journal": {
-                "kind": "files",
-                "path": str((out / "epic" / "resolute").resolve()),
-                "pattern": "resolute_*.parquet",
-            }
-        },
-        "seed": SEED,
-        "scale": SCALE,
+    assert (data["seed"], data["scale"]) == (SEED, SCALE)
+    assert data["endpoints"]["epic_resolute_journal"] == {
+        "kind": "files",
+        "path": str((out / "epic" / "resolute").resolve()),
+        "pattern": "resolute_*.parquet",
     }
-    assert {s.name for s in STAND_INS} >= set(data["endpoints"])
+    # Every file stand-in is written at generation; servers publish themselves when started.
+    files = {s.name for s in STAND_INS if s.kind == "files"}
+    assert set(data["endpoints"]) == files
 
 
 def test_random_streams_match_the_splitmix64_reference() -> None:
@@ -362,5 +359,5 @@ def test_the_cli_generates_the_sandbox_and_says_where(tmp_path: Path) -> None:
     out = tmp_path / "sb"
     result = CliRunner().invoke(main, ["sandbox", "generate", "--scale", "500", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "endpoints.json" in result.stdout
+    assert "endpoints.json" in result.stdout.replace("\n", "")
     assert read_endpoints(endpoints_path(out))["endpoints"]["epic_resolute_journal"]

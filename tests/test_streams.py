@@ -4,6 +4,7 @@ stop the Sunrise stream."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -93,3 +94,19 @@ def test_a_failing_veradigm_source_does_not_stop_the_sunrise_stream(
     assert {s["tenant"] for s in streams if s["complete"]} == {"pf1002"}
     assert {s["tenant"] for s in streams if not s["complete"]} == {"pf1001"}
     assert result.exit_code == 11
+
+
+def test_every_extract_leaves_its_manifest(two_streams, pg_dsn, monkeypatch):
+    practice_secrets(monkeypatch, practice_fusion.client_secret)
+    tick(load_config(two_streams), two_streams, datetime.now(UTC), pg_dsn)
+
+    work = two_streams.parent / "work" / TENANT
+    [sunrise] = [json.loads(line) for line in (work / "sunrise/charges/landings.jsonl").open()]
+    assert sunrise["source"] == "allscripts_sunrise" and sunrise["complete"]
+    charges = sunrise["details"]["tables"]["charge_detail"]
+    assert charges["rows"] > 0 and charges["cursor_to"]
+    [practices] = [
+        json.loads(line) for line in (work / "veradigm/practice_fusion/landings.jsonl").open()
+    ]
+    assert {s["tenant"] for s in practices["details"]["streams"]} == set(PRACTICES)
+    assert all(s["cursor_to"] for s in practices["details"]["streams"])
