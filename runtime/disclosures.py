@@ -1,6 +1,8 @@
 """Record a run's PHI access in the accounting of disclosures.
 
-- read: every patient on the feed lines this run landed (the PHI the product read);
+- read: every patient on the feed lines this run landed (the PHI the product read); for the
+  database and API sources, every patient on a row this run's extract landed (rows carry the
+  dlt load that landed them);
 - disclose: every patient on the batches this run sent (uploaded to Fusion, or exported for the
   first time where files are collected from the outbox), once per run (one recipient, one
   purpose); the scope names the run and its first and last batch, and the run's manifests list
@@ -17,6 +19,7 @@ from datetime import date
 from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Domain, Tenant
 from runtime.gl_models import gl_models
+from runtime.phi import pseudonymize
 from runtime.warehouse import Warehouse
 
 
@@ -71,3 +74,65 @@ def record_phi_access(
     if not records:
         return 0
     return DisclosureLog(warehouse, tenant.name, tenant.audit).append(records)
+
+
+# Per source: the raw tables whose rows name a patient, with the SQL of the source system and
+# of the local patient id (the staging models' `local_patient_pseudonym` of the same pair).
+LANDED_PATIENTS = {
+    "allscripts_sunrise": [("raw_sunrise", "encounters", "'sunrise'", "patient_id")],
+    "veradigm_touchworks": [
+        ("raw_touchworks", "tw_patients", "'touchworks'", "patient_id"),
+        ("raw_touchworks", "tw_charges", "'touchworks'", "patient_id"),
+    ],
+    "practice_fusion": [
+        ("raw_veradigm", table, "'practice_fusion'", "practice_id || ':' || patient_id")
+        for table in ("pf_patients", "pf_charges")
+    ],
+    "veradigm_unity": [
+        ("raw_veradigm", table, "'unity'", "patient_id")
+        for table in ("unity_patients", "unity_charges")
+    ],
+    "dbmotion_identity": [
+        ("raw_dbmotion", "patient_identities", "source_system", "local_patient_id")
+    ],
+}
+
+
+def record_landed_reads(
+    warehouse: Warehouse, tenant: Tenant, domain: Domain, run_id: str, since: float, key: str
+) -> int:
+    """Append a `read` entry per patient on the rows this run landed (loads started at or after
+    `since`, Unix seconds) from a database or API source; returns how many were recorded."""
+    pseudonyms: set[str] = set()
+    for layer, table, system, local_id in LANDED_PATIENTS.get(domain.source, []):
+        relation = f"{warehouse.schema(layer)}.{table}"
+        if not _has_load_ids(warehouse, warehouse.schema(layer), table):
+            continue
+        rows = warehouse.query(
+            f"select distinct cast({system} as varchar), cast({local_id} as varchar) "
+            f"from {relation} where cast(_dlt_load_id as double precision) >= %s",
+            (since,),
+        )
+        pseudonyms |= {pseudonymize(f"{s}:{i}", "patient", key) for s, i in rows if i}
+    records = [
+        DisclosureRecord(
+            patient_pseudonym=pseudonym,
+            scope=f"{domain.name}:{domain.source}:{run_id}",
+            purpose=domain.disclosure.purpose,
+            recipient=f"ehrfusion ({tenant.name} warehouse)",
+            action="read",
+        )
+        for pseudonym in sorted(pseudonyms)
+    ]
+    if not records:
+        return 0
+    return DisclosureLog(warehouse, tenant.name, tenant.audit).append(records)
+
+
+def _has_load_ids(warehouse: Warehouse, schema: str, table: str) -> bool:
+    rows = warehouse.query(
+        "select count(*) from information_schema.columns "
+        "where table_schema = %s and table_name = %s and column_name = '_dlt_load_id'",
+        (schema, table),
+    )
+    return bool(rows[0][0])

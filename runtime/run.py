@@ -27,7 +27,7 @@ from load.submit import SubmitResult, read_batch, submit_pending
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
-from runtime.disclosures import record_phi_access
+from runtime.disclosures import record_landed_reads, record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
 from runtime.gl_models import GlModels, gl_models
@@ -246,7 +246,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     when a check failed or the extract stopped early (the run's status says so and nothing
     may be exported)."""
     ctx.progress(f"extract: landing new data from {ctx.domain.source}")
-    clock = time.perf_counter()
+    clock, started = time.perf_counter(), time.time()
     landing = land(
         LandingJob(
             ctx.warehouse,
@@ -264,6 +264,10 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     result.files_skipped = landing.files_skipped
     result.dead_letters = landing.dead_letters
     _record_landing(ctx, result, landing)
+    if ctx.domain.fusion is None:
+        result.disclosures = record_landed_reads(
+            ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, started, ctx.phi_key
+        )
     clock = _lap(result, "extract", clock)
 
     ctx.progress("transform: dbt build (models and tests)")

@@ -12,6 +12,7 @@ import yaml
 
 from runtime.config import load_config
 from runtime.tick import tick
+from runtime.warehouse import Warehouse
 from sandbox import practice_fusion
 from sandbox.generate import generate
 from tests.conftest import TENANT, write_config
@@ -110,3 +111,28 @@ def test_every_extract_leaves_its_manifest(two_streams, pg_dsn, monkeypatch):
     ]
     assert {s["tenant"] for s in practices["details"]["streams"]} == set(PRACTICES)
     assert all(s["cursor_to"] for s in practices["details"]["streams"])
+
+
+def test_the_patients_an_extract_read_are_in_the_disclosure_log(two_streams, pg_dsn, monkeypatch):
+    practice_secrets(monkeypatch, practice_fusion.client_secret)
+    config = load_config(two_streams)
+    tick(config, two_streams, datetime.now(UTC), pg_dsn)
+
+    warehouse = Warehouse.for_tenant(config.tenants[TENANT], pg_dsn)
+    log = f"{warehouse.schema('audit')}.disclosures"
+    reads = dict(
+        warehouse.query(
+            f"select split_part(scope, ':', 1), count(distinct patient_pseudonym) from {log} "
+            "where action = 'read' group by 1"
+        )
+    )
+    # Every patient the raw layer now holds was read by this first extract (counted, not shown).
+    for domain, relation, patient in (
+        ("charges", "raw_sunrise.encounters", "patient_id"),
+        ("practice_fusion", "raw_veradigm.pf_patients", "practice_id || ':' || patient_id"),
+    ):
+        layer, table = relation.split(".")
+        [(patients,)] = warehouse.query(
+            f"select count(distinct {patient}) from {warehouse.schema(layer)}.{table}"
+        )
+        assert reads[domain] >= patients > 0
