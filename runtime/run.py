@@ -264,6 +264,9 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     result.files_skipped = landing.files_skipped
     result.dead_letters = landing.dead_letters
     _record_landing(ctx, result, landing)
+    waited = landing.details.get("rate_limit_wait_seconds")
+    if waited:
+        metrics.rate_limit_wait(ctx.tenant.name, ctx.stream.name, ctx.domain.name, waited)
     if ctx.domain.fusion is None:
         result.disclosures = record_landed_reads(
             ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, started, ctx.phi_key
