@@ -57,8 +57,6 @@ def land(job: LandingJob) -> Landing:
     """Extract the domain's source into the raw layer."""
     # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
     dlt.config["load.delete_completed_jobs"] = True
-    # Every raw row names the load that landed it: the run logs the patients it read by load.
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return _EXTRACTS[job.domain.source](job)
 
 

@@ -34,7 +34,7 @@ SOURCE_PHI_MODES = {
 SOURCES = tuple(SOURCE_PHI_MODES)
 # Sources whose marts go to Fusion today; the others land and model their data (the Fusion
 # targets for them come with their marts).
-FUSION_SOURCES = ("epic_resolute_journal",)
+FUSION_SOURCES = ("epic_resolute_journal", "allscripts_sunrise")
 FUSION_OBJECTS = ("GlInterface",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 

@@ -27,7 +27,7 @@ from load.submit import SubmitResult, read_batch, submit_pending
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
-from runtime.disclosures import record_landed_reads, record_phi_access
+from runtime.disclosures import LANDED_PATIENTS, record_landed_reads, record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
 from runtime.gl_models import GlModels, gl_models
@@ -41,6 +41,9 @@ from runtime.warehouse import Warehouse
 Progress = Callable[[str], None]
 FUSION_ENDPOINT = "fusion"
 LANDINGS = "landings.jsonl"  # per domain work folder: one manifest line per extract
+# Database sources whose journal lines are batched by the day their rows land (no delivery
+# files to batch by).
+LANDING_DAY_SOURCES = frozenset({"allscripts_sunrise"})
 
 
 @dataclass
@@ -223,22 +226,37 @@ def _run_steps(
     fusion = _fusion_client(ctx)
     if fusion is not None and not submit_only:
         _settle(ctx, result, fusion)
-    if result.status == "ok" and not submit_only and land_and_build(ctx, result):
-        days = feed_days if feed_days is not None else pending_days(ctx)
-        if expect_plan is not None and plan_fingerprint(ctx, days) != expect_plan:
-            result.status = "plan_changed"
-            result.message = (
-                "the run would post something other than the expected plan (the source, the "
-                "crosswalks or Fusion's posted state changed since); nothing exported: run "
-                "`ehrfusion plan` again and review it"
-            )
-        else:
-            _export(ctx, result, days)
+    if result.status == "ok" and not submit_only:
+        _prepare(ctx, result, feed_days, expect_plan)
     if result.status in ("ok", "export_conflict"):
         _send(ctx, result, fusion)
     if result.status not in ("quality_gate_failed", "plan_changed"):
         ctx.progress("audit: recording PHI reads and disclosures")
         _record_disclosures(ctx, result)
+
+
+def _prepare(
+    ctx: DomainContext, result: RunResult, feed_days: list[date] | None, expect_plan: str | None
+) -> None:
+    """Land, build and export: everything before Fusion."""
+    if _delivered_today(ctx):
+        result.message = (
+            f"today's delivery from {ctx.domain.source} is exported; the next lands tomorrow "
+            "(its rows are batched by the day they land)"
+        )
+        return
+    if not land_and_build(ctx, result):
+        return
+    days = feed_days if feed_days is not None else pending_days(ctx)
+    if expect_plan is not None and plan_fingerprint(ctx, days) != expect_plan:
+        result.status = "plan_changed"
+        result.message = (
+            "the run would post something other than the expected plan (the source, the "
+            "crosswalks or Fusion's posted state changed since); nothing exported: run "
+            "`ehrfusion plan` again and review it"
+        )
+        return
+    _export(ctx, result, days)
 
 
 def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
@@ -267,7 +285,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     waited = landing.details.get("rate_limit_wait_seconds")
     if waited:
         metrics.rate_limit_wait(ctx.tenant.name, ctx.stream.name, ctx.domain.name, waited)
-    if ctx.domain.fusion is None:
+    if ctx.domain.source in LANDED_PATIENTS:
         result.disclosures = record_landed_reads(
             ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, started, ctx.phi_key
         )
@@ -327,6 +345,14 @@ def _record_landing(ctx: DomainContext, result: RunResult, landing: Landing) -> 
     }
     with path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+
+def _delivered_today(ctx: DomainContext) -> bool:
+    """Whether a source batched by landing day already exported today's batch (UTC): a line's
+    version must land in exactly one batch, so such a source lands once a day."""
+    if ctx.domain.source not in LANDING_DAY_SOURCES:
+        return False
+    return datetime.now(UTC).date() in set(batch_feed_days(ctx.paths.outbox).values())
 
 
 def pending_days(ctx: DomainContext) -> list[date]:

@@ -22,6 +22,7 @@ from runtime.dbt import DbtOutcome, run_dbt
 from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION, hmac_pads
 from runtime.http import RetryPolicy
 from runtime.phi import PG_SETTING, pseudonymize
+from runtime.posting import Posting
 from runtime.warehouse import Warehouse
 from sandbox import sunrise, touchworks
 from sandbox.canaries import canary_hits
@@ -57,7 +58,7 @@ PATIENT_MODELS = {
     "stg_veradigm__unity_charges": ("raw_veradigm", "unity_charges", "patient_id", "unity"),
 }  # fmt: skip
 SELECTOR_MODELS = {
-    "allscripts_sunrise": 6,
+    "allscripts_sunrise": 15,  # 6 staging models and the charges' journal chain to Fusion
     "veradigm_touchworks": 3,
     "practice_fusion": 3,
     "veradigm_unity": 2,
@@ -119,7 +120,10 @@ def build(warehouse: Warehouse, work_dir: Path, selector: str) -> DbtOutcome:
         "EHRFUSION_STREAM": "allscripts",
         "EHRFUSION_DOMAIN": "identity",
     }
-    outcome = run_dbt("build", ["--selector", selector], env, work_dir)
+    Posting(warehouse).ensure()  # what Fusion posted: the Sunrise journal chain reads it
+    outcome = run_dbt(
+        "build", ["--selector", selector, "--indirect-selection", "cautious"], env, work_dir
+    )
     assert outcome.success, outcome.errors
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
     return outcome

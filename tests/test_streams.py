@@ -22,20 +22,18 @@ PRACTICES = ["pf1001", "pf1002"]
 
 @pytest.fixture
 def two_streams(tmp_path, phi_key):
-    """A tenant with the Sunrise stream and the Veradigm stream's Practice Fusion domain, the
-    sandbox generated and Practice Fusion serving on 127.0.0.1."""
+    """A tenant with the Sunrise stream (charges to GL; files handed over through the outbox)
+    and the Veradigm stream's Practice Fusion domain, the sandbox generated and Practice Fusion
+    serving on 127.0.0.1."""
     sandbox_dir = tmp_path / "sandbox"
     generate(sandbox_dir, seed=5, scale=2000)
     config_path = write_config(tmp_path, sandbox_dir)
     document = yaml.safe_load(config_path.read_text())
     landing = {"cadence": "15min", "phi_mode": "pseudonymized"}
+    epic = document["tenants"][TENANT]["streams"]["epic"]["domains"]["gl_journal"]
+    charges = epic | {"source": "allscripts_sunrise", "endpoint": "allscripts_sunrise"}
     document["tenants"][TENANT]["streams"] = {
-        "sunrise": {
-            "domains": {
-                "charges": landing
-                | {"source": "allscripts_sunrise", "endpoint": "allscripts_sunrise"}
-            }
-        },
+        "sunrise": {"domains": {"charges": charges}},
         "veradigm": {
             "domains": {
                 "practice_fusion": landing

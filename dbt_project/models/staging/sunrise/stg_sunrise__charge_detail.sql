@@ -1,6 +1,6 @@
 -- Sunrise charges with the Sunrise Financial Manager overlay applied: where SFM adjusted a
 -- charge, its adjusted amount (and GL account, where it re-coded the charge) win over the
--- charge's own, which stay beside them.
+-- charge's own, which stay beside them. `landed_on` is the day the latest of the two landed.
 
 with
 
@@ -42,7 +42,10 @@ renamed as (
         -- dates
         charges.service_date,
         charges.post_date,
-        charges.last_modified as last_modified_at
+        charges.last_modified as last_modified_at,
+        -- the day the charge's latest version (or its overlay's) landed: its Fusion batch
+        {{ landed_on('greatest(charges._dlt_load_id, coalesce(overlays.landed_load_id, charges._dlt_load_id))') }}
+            as landed_on
 
     from charges
     left join overlays

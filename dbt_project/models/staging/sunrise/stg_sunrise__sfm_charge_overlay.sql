@@ -22,7 +22,8 @@ renamed as (
         source.adjusted_amount,
 
         -- dates
-        source.last_modified as last_modified_at
+        source.last_modified as last_modified_at,
+        source._dlt_load_id as landed_load_id
 
     from source
 
