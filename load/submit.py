@@ -11,22 +11,23 @@ uploaded again. A batch with a terminal status is never submitted again.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from load.formats import FormatSpec
 from load.fusion_client import FusionClient, FusionError, JobLog, JobTimeout, RejectedRow
 from load.manifest import ChainEntry, ManifestError, read_chain
 from runtime import metrics
 from runtime.config import Domain
-from runtime.posting import TERMINAL, PostedLine, Posting, QueuedLine
+from runtime.posting import POSTED_LINES, TERMINAL, Posting, QueuedLine
 from runtime.warehouse import Warehouse
 
 JOB_STATUSES = {"SUCCEEDED": "succeeded", "WARNING": "warning"}  # anything else: error
@@ -35,19 +36,19 @@ DUPLICATE_BATCH = "EB01"
 
 @dataclass(frozen=True)
 class BatchLines:
-    """One exported batch as read from its manifest and zip; `posted` holds each file line as
-    it is recorded once Fusion accepts it."""
+    """One exported batch as read from its manifest and zip; `lines` holds each file line as
+    it is recorded once Fusion accepts it (a POSTED_LINES table)."""
 
     batch_id: str
     batch_date: date
     group_id: str
     batch_name: str
     zip_path: Path
-    posted: tuple[PostedLine, ...]
+    lines: pa.Table
 
     @property
-    def source_line_ids(self) -> tuple[int, ...]:
-        return tuple(p.source_line_id for p in self.posted)
+    def source_line_ids(self) -> list[int]:
+        return self.lines.column("source_line_id").to_pylist()
 
 
 @dataclass
@@ -205,44 +206,52 @@ def _submit_entries(
 
 def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
     """The batch's lines (file row number, REFERENCE23, REFERENCE4, and what each line posts)
-    and its GROUP_ID and batch name, read from its zip."""
-    column = {c.name: c.position - 1 for c in spec.columns}
+    and its GROUP_ID and batch name, read from its zip as Arrow columns."""
     zip_path = outbox / manifest["zip"]["name"]
-    posted: list[PostedLine] = []
-    batch_name, group_id = "", ""
+    wanted = {c.name: f"f{c.position - 1}" for c in spec.columns if c.name in _READ_COLUMNS}
     with zipfile.ZipFile(zip_path) as archive, archive.open(spec.csv_file) as raw:
-        rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
-        for number, row in enumerate(rows, start=1):
-            posted.append(_posted_line(number, row, column))
-            batch_name = batch_name or row[column["REFERENCE1"]]
-            group_id = group_id or row[column["GROUP_ID"]]
+        table = pacsv.read_csv(
+            raw,
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(wanted.values()),
+                column_types=dict.fromkeys(wanted.values(), pa.string()),
+                strings_can_be_null=True,
+            ),
+        )
+    column = {name: table.column(field) for name, field in wanted.items()}
+    n = table.num_rows
+    lines = pa.table(
+        {
+            "line_number": pa.array(range(1, n + 1), pa.int64()),
+            "source_line_id": pc.cast(column["REFERENCE23"], pa.int64()),
+            "journal_name": column["REFERENCE4"],
+            "line_kind": column["REFERENCE25"],
+            "accounting_date": pc.cast(
+                pc.strptime(column["ACCOUNTING_DATE"], format="%Y/%m/%d", unit="s"), pa.date32()
+            ),
+            "currency_code": column["CURRENCY_CODE"],
+            **{f"segment{i}": column[f"SEGMENT{i}"] for i in range(1, 7)},
+            "entered_dr": pc.cast(column["ENTERED_DR"], pa.decimal128(18, 2)),
+            "entered_cr": pc.cast(column["ENTERED_CR"], pa.decimal128(18, 2)),
+        },
+        schema=POSTED_LINES,
+    )
     return BatchLines(
         batch_id=manifest["batch_id"],
         batch_date=date.fromisoformat(manifest["scope"]["feed_date"]),
-        group_id=group_id,
-        batch_name=batch_name,
+        group_id=column["GROUP_ID"][0].as_py() if n else "",
+        batch_name=column["REFERENCE1"][0].as_py() if n else "",
         zip_path=zip_path,
-        posted=tuple(posted),
+        lines=lines,
     )
 
 
-def _posted_line(number: int, row: list[str], column: dict[str, int]) -> PostedLine:
-    def amount(name: str) -> Decimal | None:
-        text = row[column[name]]
-        return Decimal(text) if text else None
-
-    reference = row[column["REFERENCE23"]]
-    return PostedLine(
-        source_line_id=int(reference) if reference else None,
-        journal_name=row[column["REFERENCE4"]],
-        line_number=number,
-        line_kind=row[column["REFERENCE25"]] or None,
-        accounting_date=datetime.strptime(row[column["ACCOUNTING_DATE"]], "%Y/%m/%d").date(),
-        currency_code=row[column["CURRENCY_CODE"]],
-        segments=tuple(row[column[f"SEGMENT{n}"]] for n in range(1, 7)),
-        entered_dr=amount("ENTERED_DR"),
-        entered_cr=amount("ENTERED_CR"),
-    )
+_READ_COLUMNS = frozenset(
+    {"REFERENCE1", "REFERENCE4", "REFERENCE23", "REFERENCE25", "GROUP_ID", "ACCOUNTING_DATE"}
+    | {"CURRENCY_CODE", "ENTERED_DR", "ENTERED_CR"}
+    | {f"SEGMENT{i}" for i in range(1, 7)}
+)
 
 
 @dataclass
@@ -287,7 +296,7 @@ class _Submitter:
 
     def _start(self, batch: BatchLines) -> None:
         self.posting.start(
-            batch.batch_id, self.stream, self.domain.name, batch.group_id, len(batch.posted)
+            batch.batch_id, self.stream, self.domain.name, batch.group_id, batch.lines.num_rows
         )
 
     def _parameter_list(self, batch: BatchLines) -> str:
@@ -322,13 +331,14 @@ class _Submitter:
                 return self._already_posted(batch, posted_refs, request_id)
         status = JOB_STATUSES.get(job_status, "error")
         reasons = {r.line_number: r for r in log.rejected}
-        posted, queued = [], []
-        for line in batch.posted:
-            reason = reasons.get(line.line_number)
-            if status != "error" and reason is None:
-                posted.append(line)
-            else:
-                queued.append(_queued(line, reason, job_status, request_id))
+        rejected = pc.is_in(batch.lines.column("line_number"), pa.array(list(reasons), pa.int64()))
+        if status == "error":
+            rejected = pa.repeat(pa.scalar(True), batch.lines.num_rows)
+        posted = batch.lines.filter(pc.invert(rejected))
+        queued = [
+            _queued(line, reasons.get(line["line_number"]), job_status, request_id)
+            for line in batch.lines.filter(rejected).to_pylist()
+        ]
         message = f"import job {request_id} ended {job_status}"
         return self._finish(batch, status, request_id, posted, queued, message)
 
@@ -336,13 +346,15 @@ class _Submitter:
         self, batch: BatchLines, posted_refs: set[int], request_id: str | None
     ) -> BatchOutcome:
         reasons = {r.line_number: r for r in self._log(request_id).rejected}
-        posted, queued = [], []
-        for line in batch.posted:
-            if line.source_line_id in posted_refs:
-                posted.append(line)
-            else:
-                reason = reasons.get(line.line_number)
-                queued.append(_queued(line, reason, "NOT_POSTED", request_id))
+        found = pc.is_in(
+            batch.lines.column("source_line_id"), pa.array(list(posted_refs), pa.int64())
+        )
+        found = pc.fill_null(found, False)
+        posted = batch.lines.filter(found)
+        queued = [
+            _queued(line, reasons.get(line["line_number"]), "NOT_POSTED", request_id)
+            for line in batch.lines.filter(pc.invert(found)).to_pylist()
+        ]
         message = "Fusion already holds this batch; not uploaded again"
         return self._finish(batch, "already_posted", request_id, posted, queued, message)
 
@@ -360,7 +372,7 @@ class _Submitter:
         batch: BatchLines,
         status: str,
         request_id: str | None,
-        posted: list[PostedLine],
+        posted: pa.Table,
         queued: list[QueuedLine],
         message: str,
     ) -> BatchOutcome:
@@ -371,8 +383,8 @@ class _Submitter:
             batch.batch_id,
             request_id,
             status,
-            len(batch.posted),
-            len(posted),
+            batch.lines.num_rows,
+            posted.num_rows,
             len(queued),
             message,
         )
@@ -383,13 +395,14 @@ class _Submitter:
         text = f"{message}; resolved by the next submission"
         if self.posting.submission(batch.batch_id) is not None:
             self.posting.note(batch.batch_id, text)
-        return BatchOutcome(batch.batch_id, request_id, status, len(batch.posted), 0, 0, text)
+        return BatchOutcome(batch.batch_id, request_id, status, batch.lines.num_rows, 0, 0, text)
 
 
 def _queued(
-    line: PostedLine, reason: RejectedRow | None, job_status: str, request_id: str | None
+    line: dict, reason: RejectedRow | None, job_status: str, request_id: str | None
 ) -> QueuedLine:
-    number, line_id, journal = line.line_number, line.source_line_id, line.journal_name
+    """The queue row of a file line (a POSTED_LINES row as a dict) Fusion did not post."""
+    number, line_id, journal = line["line_number"], line["source_line_id"], line["journal_name"]
     if reason is not None:
         return QueuedLine(line_id, journal, number, reason.error_code, reason.message)
     if job_status == "NOT_POSTED":

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -92,20 +91,20 @@ _DDL = (
 )
 
 
-@dataclass(frozen=True)
-class PostedLine:
-    """A file line Fusion accepted, with the values it carried (no source line id where the
-    PHI mode leaves record keys out)."""
-
-    source_line_id: int | None
-    journal_name: str
-    line_number: int | None = None
-    line_kind: str | None = None
-    accounting_date: date | None = None
-    currency_code: str | None = None
-    segments: tuple[str, ...] = ()
-    entered_dr: Decimal | None = None
-    entered_cr: Decimal | None = None
+# A batch's file lines as recorded once Fusion accepts them (read from the accepted zip).
+POSTED_LINES = pa.schema(
+    [
+        ("line_number", pa.int64()),
+        ("source_line_id", pa.int64()),  # null where the PHI mode leaves record keys out
+        ("journal_name", pa.string()),
+        ("line_kind", pa.string()),
+        ("accounting_date", pa.date32()),
+        ("currency_code", pa.string()),
+        *((f"segment{n}", pa.string()) for n in range(1, 7)),
+        ("entered_dr", pa.decimal128(18, 2)),
+        ("entered_cr", pa.decimal128(18, 2)),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -169,12 +168,13 @@ class Posting:
         batch_id: str,
         status: str,
         request_id: str | None,
-        posted: Sequence[PostedLine],
+        posted: pa.Table,
         queued: Sequence[QueuedLine],
         message: str | None = None,
         batch_date: date | None = None,
     ) -> None:
-        """Record a terminal outcome with its posted lines and queue rows, atomically."""
+        """Record a terminal outcome with its posted lines (a POSTED_LINES table) and queue rows,
+        atomically."""
         if status not in TERMINAL | {HANDED_OVER}:
             raise ValueError(f"{status!r} is not a terminal submission status")
         now = self.clock()
@@ -207,7 +207,7 @@ class Posting:
                 f"update {self.schema}.fusion_submissions set status = %s, request_id = %s, "
                 "lines_posted = %s, lines_rejected = %s, finished_at = %s, message = %s "
                 "where batch_id = %s",
-                (status, request_id, len(posted), len(queued), now, message, batch_id),
+                (status, request_id, posted.num_rows, len(queued), now, message, batch_id),
             )
 
     # reads -----------------------------------------------------------------------------------
@@ -386,25 +386,16 @@ def _posted_table(
     batch_date: date | None,
     request_id: str | None,
     posted_at: datetime,
-    posted: Sequence[PostedLine],
+    posted: pa.Table,
 ) -> pa.Table:
-    n = len(posted)
-    columns = {
-        "batch_id": pa.array([batch_id] * n, pa.string()),
-        "source_line_id": pa.array([p.source_line_id for p in posted], pa.int64()),
-        "journal_name": pa.array([p.journal_name for p in posted], pa.string()),
-        "request_id": pa.array([request_id] * n, pa.string()),
-        "posted_at": pa.array([posted_at] * n, pa.timestamp("us", tz="UTC")),
-        "batch_date": pa.array([batch_date] * n, pa.date32()),
-        "line_number": pa.array([p.line_number for p in posted], pa.int64()),
-        "line_kind": pa.array([p.line_kind for p in posted], pa.string()),
-        "accounting_date": pa.array([p.accounting_date for p in posted], pa.date32()),
-        "currency_code": pa.array([p.currency_code for p in posted], pa.string()),
+    n = posted.num_rows
+    recorded = {
+        "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
+        "request_id": pa.repeat(pa.scalar(request_id, pa.string()), n),
+        "posted_at": pa.repeat(pa.scalar(posted_at, pa.timestamp("us", tz="UTC")), n),
+        "batch_date": pa.repeat(pa.scalar(batch_date, pa.date32()), n),
     }
-    for n_segment in range(6):
-        columns[f"segment{n_segment + 1}"] = pa.array(
-            [p.segments[n_segment] if p.segments else None for p in posted], pa.string()
-        )
-    for name in ("entered_dr", "entered_cr"):
-        columns[name] = pa.array([getattr(p, name) for p in posted], pa.decimal128(18, 2))
-    return pa.table(columns)
+    lines = posted.select(POSTED_LINES.names)
+    return pa.Table.from_arrays(
+        [*recorded.values(), *lines.columns], names=[*recorded, *lines.column_names]
+    )

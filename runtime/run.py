@@ -462,7 +462,7 @@ def _hand_over(ctx: DomainContext, result: RunResult) -> None:
             batch.batch_id,
             HANDED_OVER,
             None,
-            lines.posted,
+            lines.lines,
             [],
             "collected from the outbox (no Fusion endpoint)",
             lines.batch_date,

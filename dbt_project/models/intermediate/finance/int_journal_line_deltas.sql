@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {{
     journal_line_deltas(
         ref('int_journal_lines_validated'),

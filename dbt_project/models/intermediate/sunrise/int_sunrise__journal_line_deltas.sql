@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {{
     journal_line_deltas(
         ref('int_sunrise__journal_lines_validated'),
