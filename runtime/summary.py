@@ -51,20 +51,32 @@ def run_to_json(result: RunResult) -> dict:
     }
 
 
+def _extracted(result: RunResult) -> str:
+    """Rows landed and from where: feed files, or the tables/streams of a database or API."""
+    details = result.extract_details
+    if "tables" in details:  # a SQL change reader
+        scope = f"{details['mechanism']}, {len(details['tables'])} tables"
+    elif "streams" in details:  # a REST API
+        scope = f"{len(details['streams'])} streams, {details.get('requests', 0):,} requests"
+    else:
+        scope = f"{len(result.files_loaded)} new file(s), {result.files_skipped} already landed"
+    return f"{result.rows_extracted:,} ({scope})"
+
+
 def render_run(result: RunResult, console: Console) -> None:
     """The summary table printed at the end of `run` and `demo`."""
     table = Table(title=f"{result.tenant} / {result.stream} / {result.domain}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("warehouse", result.warehouse)
+    table.add_row("rows extracted", _extracted(result))
     table.add_row(
-        "rows extracted",
-        f"{result.rows_extracted:,} from {len(result.files_loaded)} new file(s)"
-        f" ({result.files_skipped} already landed)",
-    )
-    table.add_row(
-        "dead-lettered files",
-        ", ".join(f"{d['file']} ({d['reason_code']})" for d in result.dead_letters) or "none",
+        "dead letters",
+        ", ".join(
+            f"{d.get('file') or d.get('table') or d.get('object')} ({d.get('reason_code')})"
+            for d in result.dead_letters
+        )
+        or "none",
     )
     if result.dbt is not None:
         failed = result.dbt.failed_checks
