@@ -161,8 +161,9 @@ def collect_report(
     `tenant_name` None picks the only configured tenant."""
     tenant = config.tenants[report_tenant(config, tenant_name)]
     checks = read_checks(config.work_dir / tenant.name / "dbt" / "target")
+    ledger, chains = reads.gl_chains(tenant)
     with reads.open_reader(warehouse) as db:
-        recon = reads.reconciliation(db, warehouse, reads.ledger_name(tenant))
+        recon = reads.reconciliation(db, warehouse, ledger, chains)
         total = None
         if recon is not None:
             total = ReconRow("Total", "")
@@ -179,8 +180,8 @@ def collect_report(
             recon=recon,
             recon_total=total,
             chart=None if not recon else bar_chart(_chart_points(recon), money),
-            exceptions_by_reason=reads.exceptions_by_reason(db, warehouse),
-            exception_lines=reads.exception_lines(db, warehouse),
+            exceptions_by_reason=reads.exceptions_by_reason(db, warehouse, chains),
+            exception_lines=reads.exception_lines(db, warehouse, chains),
             queue=reads.operator_queue(db, warehouse),
         )
 

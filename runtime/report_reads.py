@@ -17,6 +17,7 @@ import duckdb
 
 from runtime.config import Tenant
 from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION
+from runtime.gl_models import GL_MODELS, GlModels
 from runtime.report_checks import Check
 from runtime.warehouse import Warehouse
 
@@ -26,7 +27,6 @@ EXCEPTION_LINES_SHOWN = 100
 QUEUE_ITEMS_SHOWN = 100
 NO_PERIOD = "(no period)"
 NO_FACILITY = "(no facility)"
-GL_SOURCE = "epic_resolute_journal"
 
 # Columns of generic tables (stored failures, operator queue) never shown: identifiers and
 # their pseudonyms. Values that look like a SHA-256 pseudonym are withheld whatever the name.
@@ -210,61 +210,80 @@ def operator_queue(db: Reader, warehouse: Warehouse) -> Table | None:
     return _safe_table(names, rows, total)
 
 
-def exceptions_by_reason(db: Reader, warehouse: Warehouse) -> list[dict] | None:
-    """Held lines, debits and credits per exception reason, most lines first."""
-    marts = warehouse.schema("marts")
-    if not db.exists(marts, "exceptions__gl_journal_lines"):
+def exceptions_by_reason(
+    db: Reader, warehouse: Warehouse, chains: list[GlModels]
+) -> list[dict] | None:
+    """Held lines, debits and credits per exception reason over every GL chain, most lines
+    first."""
+    found: dict[str, dict] = {}
+    marts = _existing(db, warehouse, chains, "exceptions")
+    if not marts:
         return None
-    return db.dicts(
-        "select exception_reason as reason, count(*) as lines, sum(debit_amount) as debit, "
-        f"sum(credit_amount) as credit from {marts}.exceptions__gl_journal_lines "
-        "group by exception_reason order by count(*) desc, exception_reason"
+    for relation in marts:
+        for row in db.dicts(
+            "select exception_reason as reason, count(*) as lines, sum(debit_amount) as debit, "
+            f"sum(credit_amount) as credit from {relation} group by exception_reason"
+        ):
+            total = found.setdefault(row["reason"], {"reason": row["reason"], "lines": 0})
+            total["lines"] += row["lines"]
+            for side in ("debit", "credit"):
+                total[side] = total.get(side, Decimal(0)) + Decimal(row[side] or 0)
+    return sorted(found.values(), key=lambda r: (-r["lines"], r["reason"]))
+
+
+def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlModels]) -> list[dict] | None:
+    """The most recent held lines of every GL chain (newest feed day first), without the
+    patient reference."""
+    marts = _existing(db, warehouse, chains, "exceptions")
+    if not marts:
+        return None
+    columns = (
+        "source_line_id, journal_id, feed_date, accounting_date, period_name, facility_id, "
+        "department_id, source_account, currency_code, debit_amount, credit_amount, "
+        "debit_amount_text, credit_amount_text, exception_reason"
     )
-
-
-def exception_lines(db: Reader, warehouse: Warehouse) -> list[dict] | None:
-    """The most recent held lines (newest feed day first), without the patient reference."""
-    marts = warehouse.schema("marts")
-    if not db.exists(marts, "exceptions__gl_journal_lines"):
-        return None
+    union = " union all ".join(f"select {columns} from {relation}" for relation in marts)
     return db.dicts(
-        "select source_line_id, journal_id, feed_date, accounting_date, period_name, "
-        "facility_id, department_id, source_account, currency_code, debit_amount, "
-        "credit_amount, debit_amount_text, credit_amount_text, exception_reason "
-        f"from {marts}.exceptions__gl_journal_lines "
+        f"select * from ({union}) as held "
         f"order by feed_date desc, source_line_id desc limit {EXCEPTION_LINES_SHOWN}"
     )
 
 
-def ledger_name(tenant: Tenant) -> str | None:
-    """The ledger of the tenant's GL journal domain (the first one, if several)."""
-    for stream in tenant.streams.values():
-        for domain in stream.domains.values():
-            if domain.source == GL_SOURCE:
-                return domain.fusion.ledger_name
-    return None
-
-
-def reconciliation(db: Reader, warehouse: Warehouse, ledger: str | None) -> list[ReconRow] | None:
-    """Source = exported + exceptions per facility and GL period, ordered by facility and
-    period start; None until the validated lines, the marts and the calendar exist."""
-    marts, reference = warehouse.schema("marts"), warehouse.schema("reference")
-    needed = [
-        (warehouse.schema("intermediate"), "int_journal_lines_validated"),
-        (warehouse.schema("staging"), "stg_ops__fusion_posted_lines"),
-        (marts, "fusion__gl_interface"),
-        (reference, "gl_period_calendar"),
+def gl_chains(tenant: Tenant) -> tuple[str | None, list[GlModels]]:
+    """The ledger and the journal chains of the tenant's enabled GL domains."""
+    found = [
+        (domain.fusion.ledger_name, GL_MODELS[domain.source])
+        for stream in tenant.streams.values()
+        for domain in stream.domains.values()
+        if domain.enabled and domain.fusion is not None and domain.source in GL_MODELS
     ]
-    if ledger is None or not all(db.exists(*t) for t in needed):
+    return (found[0][0] if found else None), [chain for _, chain in found]
+
+
+def _existing(db: Reader, warehouse: Warehouse, chains: list[GlModels], role: str) -> list[str]:
+    relations = [chain.relation(warehouse, role) for chain in chains]
+    return [r for r in relations if db.exists(*r.split("."))]
+
+
+def reconciliation(
+    db: Reader, warehouse: Warehouse, ledger: str | None, chains: list[GlModels]
+) -> list[ReconRow] | None:
+    """Source = exported + exceptions per facility and GL period over every GL chain built so
+    far, ordered by facility and period start; None until one is built."""
+    reference = warehouse.schema("reference")
+    built = [c for c in chains if _existing(db, warehouse, [c], "gl_interface")]
+    if ledger is None or not built or not db.exists(reference, "gl_period_calendar"):
         return None
     rows: dict[tuple[str, str], ReconRow] = {}
-    for side, found in _recon_totals(db, warehouse).items():
-        for facility, period, lines, debit, credit in found:
-            key = (facility or NO_FACILITY, period or NO_PERIOD)
-            row = rows.setdefault(key, ReconRow(*key))
-            setattr(row, f"{side}_lines", int(lines))
-            setattr(row, f"{side}_debit", Decimal(debit or 0))
-            setattr(row, f"{side}_credit", Decimal(credit or 0))
+    for chain in built:
+        for side, found in _recon_totals(db, warehouse, chain).items():
+            for facility, period, lines, debit, credit in found:
+                key = (facility or NO_FACILITY, period or NO_PERIOD)
+                row = rows.setdefault(key, ReconRow(*key))
+                setattr(row, f"{side}_lines", getattr(row, f"{side}_lines") + int(lines))
+                for measure, value in (("debit", debit), ("credit", credit)):
+                    name = f"{side}_{measure}"
+                    setattr(row, name, getattr(row, name) + Decimal(value or 0))
     starts = dict(
         db.rows(
             f"select period_name, start_date from {reference}.gl_period_calendar "
@@ -277,7 +296,7 @@ def reconciliation(db: Reader, warehouse: Warehouse, ledger: str | None) -> list
     )
 
 
-def _recon_totals(db: Reader, warehouse: Warehouse) -> dict[str, list[tuple]]:
+def _recon_totals(db: Reader, warehouse: Warehouse, chain: GlModels) -> dict[str, list[tuple]]:
     """(facility, period, lines, debits, credits) per side: source, exported, exception.
 
     Per current source line (its latest version; a voided line counts for nothing): exported
@@ -285,9 +304,9 @@ def _recon_totals(db: Reader, warehouse: Warehouse) -> dict[str, list[tuple]]:
     or the corrections of a restated one); held lines are exceptions. Periods are the ledger's
     for the line's accounting date, as the models assign them.
     """
-    validated = f"{warehouse.schema('intermediate')}.int_journal_lines_validated"
-    posted = f"{warehouse.schema('staging')}.stg_ops__fusion_posted_lines"
-    mart = f"{warehouse.schema('marts')}.fusion__gl_interface"
+    validated = chain.relation(warehouse, "validated")
+    posted = chain.relation(warehouse, "posted")
+    mart = chain.relation(warehouse, "gl_interface")
     current = "case when lines.is_voided then 0 else lines.{} end"
     counted = "sum(case when lines.is_voided then 0 else 1 end)"
     return {

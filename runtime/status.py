@@ -11,12 +11,13 @@ from datetime import datetime
 
 from runtime.cadence import next_due
 from runtime.config import Config, Tenant
+from runtime.gl_models import GL_MODELS
 from runtime.locks import Locked, writer_slot
 from runtime.run_ledger import RunLedger
 from runtime.warehouse import Warehouse
 
-# The exceptions mart each source's held lines land in (finance's worklist).
-EXCEPTION_MARTS = {"epic_resolute_journal": "exceptions__gl_journal_lines"}
+# The exceptions mart each GL source's held lines land in (finance's worklist).
+EXCEPTION_MARTS = {source: chain.exceptions for source, chain in GL_MODELS.items()}
 
 
 def status(config: Config, now: datetime, warehouse_override: str | None = None) -> list[dict]:
