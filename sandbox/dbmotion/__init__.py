@@ -11,8 +11,6 @@ generate with the same seed and scale (the canaries linked across every source);
 
 from __future__ import annotations
 
-from typing import Any
-
 from sandbox.dbmotion.generator import CANARY_ENTERPRISE_IDS, SOURCE_SYSTEMS, generate
 from sandbox.dbmotion.mutations import (
     add_link,
@@ -21,32 +19,14 @@ from sandbox.dbmotion.mutations import (
     merge,
     unmerge,
 )
-from sandbox.standin import GenerationRequest
-from sandbox.sunrise.database import SqlStandIn, sqlite_url
+from sandbox.sunrise.database import sqlite_stand_in
 
 NAME = "dbmotion_identity"
 DATABASE_DIR = "allscripts/dbmotion"
 DATABASE_FILE = "dbmotion.db"
 
 
-def generate_stand_in(request: GenerationRequest) -> dict[str, Any]:
-    path = request.out_dir / DATABASE_DIR / DATABASE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    summary = generate(
-        sqlite_url(path), request.seed, request.scale, request.start_date, request.days
-    )
-    return {"path": str(path.resolve()), **summary}
-
-
-STAND_IN = SqlStandIn(
-    name=NAME,
-    kind="files",
-    generate=generate_stand_in,
-    files_dir=DATABASE_DIR,
-    file_pattern=DATABASE_FILE,
-    mechanism="watermark",
-)
+STAND_IN = sqlite_stand_in(NAME, DATABASE_DIR, DATABASE_FILE, "watermark", generate)
 
 __all__ = [
     "CANARY_ENTERPRISE_IDS",
@@ -56,7 +36,6 @@ __all__ = [
     "correct_demographics",
     "current_enterprise_ids",
     "generate",
-    "generate_stand_in",
     "merge",
     "unmerge",
 ]

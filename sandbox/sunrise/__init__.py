@@ -8,11 +8,8 @@ stream; `clean_up_changes(url, lsn)` plays CDC's cleanup job. The registered sta
 
 from __future__ import annotations
 
-from typing import Any
-
-from sandbox.standin import GenerationRequest
 from sandbox.sunrise import capture
-from sandbox.sunrise.database import SqlStandIn, engine_for, sqlite_url
+from sandbox.sunrise.database import engine_for, sqlite_stand_in
 from sandbox.sunrise.generator import generate
 from sandbox.sunrise.mutations import Mutation, mutate
 
@@ -31,30 +28,12 @@ def clean_up_changes(url: str, through_lsn: str) -> None:
         engine.dispose()
 
 
-def generate_stand_in(request: GenerationRequest) -> dict[str, Any]:
-    path = request.out_dir / DATABASE_DIR / DATABASE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    summary = generate(
-        sqlite_url(path), request.seed, request.scale, request.start_date, request.days
-    )
-    return {"path": str(path.resolve()), **summary}
-
-
-STAND_IN = SqlStandIn(
-    name=NAME,
-    kind="files",
-    generate=generate_stand_in,
-    files_dir=DATABASE_DIR,
-    file_pattern=DATABASE_FILE,
-    mechanism="cdc",
-)
+STAND_IN = sqlite_stand_in(NAME, DATABASE_DIR, DATABASE_FILE, "cdc", generate)
 
 __all__ = [
     "STAND_IN",
     "Mutation",
     "clean_up_changes",
     "generate",
-    "generate_stand_in",
     "mutate",
 ]

@@ -9,7 +9,7 @@ typed comparisons work there) and plain decimals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from sandbox.standin import StandIn
+from sandbox.standin import GenerationRequest, StandIn
 
 _KEYS_PER_STATEMENT = 5_000  # below SQLite's bound-parameter limit
 
@@ -172,3 +172,28 @@ class SqlStandIn(StandIn):
         entry = super().endpoint(out_dir)
         path = Path(entry["path"]) / str(self.file_pattern)
         return entry | {"url": sqlite_url(path), "mechanism": self.mechanism}
+
+
+def sqlite_stand_in(
+    name: str, directory: str, file_name: str, mechanism: str, generate: Callable[..., dict]
+) -> SqlStandIn:
+    """The stand-in whose generation rebuilds `directory/file_name` as a SQLite database with
+    `generate(url, seed, scale, start_date, days)`."""
+
+    def generate_file(request: GenerationRequest) -> dict[str, Any]:
+        path = request.out_dir / directory / file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        summary = generate(
+            sqlite_url(path), request.seed, request.scale, request.start_date, request.days
+        )
+        return {"path": str(path.resolve()), **summary}
+
+    return SqlStandIn(
+        name=name,
+        kind="files",
+        generate=generate_file,
+        files_dir=directory,
+        file_pattern=file_name,
+        mechanism=mechanism,
+    )
