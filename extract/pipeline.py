@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from runtime.config import ConfigError, Domain, Tenant
 from runtime.endpoints import files_location, resolve_endpoint
 from runtime.http import Observer
 from runtime.secrets import require_secret
+from runtime.targets import target_of
 from runtime.warehouse import Warehouse
 
 # One set of token buckets per process: every extract of a credential shares its budget.
@@ -103,7 +105,8 @@ def _epic_resolute(job: LandingJob) -> Landing:
 def _sunrise(job: LandingJob) -> Landing:
     from extract.allscripts.sunrise import extract_sunrise
 
-    return _sql_landing(job, extract_sunrise)
+    tables = target_of(job.domain).tables
+    return _sql_landing(job, partial(extract_sunrise, tables=tables))
 
 
 def _touchworks(job: LandingJob) -> Landing:

@@ -32,10 +32,22 @@ SOURCE_PHI_MODES = {
     "dbmotion_identity": _WITHOUT_SURROGATES,
 }
 SOURCES = tuple(SOURCE_PHI_MODES)
-# Sources whose marts go to Fusion today; the others land and model their data (the Fusion
-# targets for them come with their marts).
-FUSION_SOURCES = ("epic_resolute_journal", "allscripts_sunrise")
-FUSION_OBJECTS = ("GlInterface",)
+# The Fusion objects each source has marts for; a source not listed lands and models its data
+# only. A source's domains each produce one object, so the source's tables are split between
+# them (runtime/targets.py says which domain lands which tables).
+SOURCE_OBJECTS = {
+    "epic_resolute_journal": ("GlInterface",),
+    "allscripts_sunrise": ("GlInterface", "InvTransactionsInterface", "FaMassAdditions", "Worker"),
+}
+FUSION_SOURCES = tuple(SOURCE_OBJECTS)
+# The `fusion:` settings each object needs besides object and release (all required).
+OBJECT_SETTINGS = {
+    "GlInterface": ("ledger_id", "ledger_name", "journal_source", "journal_category"),
+    "InvTransactionsInterface": ("source_code",),
+    "FaMassAdditions": ("book_type_code", "feeder_system_name"),
+    "Worker": ("source_system_owner", "legal_employer_name", "business_unit"),
+}
+FUSION_OBJECTS = tuple(OBJECT_SETTINGS)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -50,13 +62,25 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class FusionTarget:
+    """The Fusion object a domain produces and its settings (None where the object takes none:
+    OBJECT_SETTINGS lists what each requires)."""
+
     object: str
     release: str
-    ledger_id: int
-    ledger_name: str
-    business_unit: str | None
-    journal_source: str
-    journal_category: str
+    ledger_id: int | None = None  # GlInterface
+    ledger_name: str | None = None
+    business_unit: str | None = None  # GlInterface (optional), Worker
+    journal_source: str | None = None
+    journal_category: str | None = None
+    source_code: str | None = None  # InvTransactionsInterface: SOURCE_CODE
+    book_type_code: str | None = None  # FaMassAdditions: the asset book
+    feeder_system_name: str | None = None
+    source_system_owner: str | None = None  # Worker: HDL SourceSystemOwner
+    legal_employer_name: str | None = None
+
+    @property
+    def is_gl(self) -> bool:
+        return self.object == "GlInterface"
 
 
 @dataclass(frozen=True)
@@ -215,15 +239,13 @@ def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
             )
         return None
     r = domain.mapping("fusion")
-    target = FusionTarget(
-        object=r.get("object", str, choices=FUSION_OBJECTS),
-        release=r.get("release", str),
-        ledger_id=r.get("ledger_id", int),
-        ledger_name=r.get("ledger_name", str),
-        business_unit=r.get("business_unit", str, default=None),
-        journal_source=r.get("journal_source", str),
-        journal_category=r.get("journal_category", str),
-    )
+    obj = r.get("object", str, choices=SOURCE_OBJECTS[source])
+    settings = {
+        name: r.get(name, int if name == "ledger_id" else str) for name in OBJECT_SETTINGS[obj]
+    }
+    if obj == "GlInterface":
+        settings["business_unit"] = r.get("business_unit", str, default=None)
+    target = FusionTarget(object=obj, release=r.get("release", str), **settings)
     r.done()
     return target
 
@@ -275,7 +297,7 @@ def _domain(name: str, r: _Reader) -> Domain:
     fusion = _fusion(r, source)
     d = r.mapping("disclosure") if "disclosure" in r.data else _Reader({}, f"{r.path}.disclosure")
     r.allowed.append("disclosure")
-    recipient = f"Oracle Fusion Cloud ({fusion.ledger_name})" if fusion else "ehrfusion warehouse"
+    recipient = _recipient(fusion)
     disclosure = Disclosure(
         purpose=d.get("purpose", str, default="payment and health care operations"),
         recipient=d.get("recipient", str, default=recipient),
@@ -297,6 +319,14 @@ def _domain(name: str, r: _Reader) -> Domain:
     )
     r.done()
     return domain
+
+
+def _recipient(fusion: FusionTarget | None) -> str:
+    if fusion is None:
+        return "ehrfusion warehouse"
+    if fusion.is_gl:
+        return f"Oracle Fusion Cloud ({fusion.ledger_name})"
+    return f"Oracle Fusion Cloud ({fusion.object})"
 
 
 def _practices(r: _Reader, source: str) -> tuple[str, ...]:
@@ -323,18 +353,29 @@ def _stream(name: str, r: _Reader) -> Stream:
 
 def _check_one_instance_per_source(streams: dict[str, Stream], path: str) -> None:
     # A tenant's warehouse holds one landing area and one lineage per source system, so two
-    # streams reading the same kind of source would mix their rows.
-    seen: dict[str, str] = {}
+    # streams reading the same kind of source would mix their rows. Within its stream a source
+    # may feed several domains, one per Fusion object, each landing its own tables.
+    seen: dict[tuple[str, str | None], str] = {}
+    stream_of: dict[str, str] = {}
     for stream in streams.values():
         for domain in stream.domains.values():
             where = f"{path}.streams.{stream.name}.domains.{domain.name}.source"
-            if domain.source in seen and seen[domain.source] != where:
+            if stream_of.setdefault(domain.source, stream.name) != stream.name:
                 raise ConfigError(
                     where,
-                    f"{domain.source} is already configured at {seen[domain.source]}; a tenant "
-                    "holds one instance of each source (put another instance in its own tenant)",
+                    f"{domain.source} is already configured in stream {stream_of[domain.source]}; "
+                    "a tenant holds one instance of each source, in one stream (put another "
+                    "instance in its own tenant)",
                 )
-            seen[domain.source] = where
+            target = domain.fusion.object if domain.fusion else None
+            if (domain.source, target) in seen:
+                raise ConfigError(
+                    where,
+                    f"{domain.source} already feeds "
+                    f"{target or 'a landing domain'} at {seen[(domain.source, target)]}; "
+                    "each Fusion object of a source has one domain",
+                )
+            seen[(domain.source, target)] = where
 
 
 def _timezone(r: _Reader) -> ZoneInfo:

@@ -76,6 +76,16 @@ _DDL = (
             ("entered_cr", "numeric(18, 2)"),
         )
     ),
+    """create table if not exists {schema}.fusion_records (
+    stream text not null,
+    domain text not null,
+    batch_id text not null,
+    batch_date date not null,
+    record_key text not null,
+    record_hash text not null,
+    measure numeric(18, 4),
+    accepted_at timestamp with time zone not null
+)""",
     """create table if not exists {schema}.operator_queue (
     queue_id text primary key,
     batch_id text not null,

@@ -36,6 +36,7 @@ from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.posting import HANDED_OVER, Posting
 from runtime.run_ledger import RunLedger
+from runtime.targets import target_of
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -101,23 +102,43 @@ class DomainPaths:
         )
 
 
+# The Fusion target settings dbt reads, by environment variable (empty where the domain's
+# object takes none: dbt parses every model whatever it builds).
+TARGET_SETTINGS_ENV = {
+    "EHRFUSION_LEDGER_ID": "ledger_id",
+    "EHRFUSION_LEDGER_NAME": "ledger_name",
+    "EHRFUSION_JOURNAL_SOURCE": "journal_source",
+    "EHRFUSION_JOURNAL_CATEGORY": "journal_category",
+    "EHRFUSION_BUSINESS_UNIT": "business_unit",
+    "EHRFUSION_INV_SOURCE_CODE": "source_code",
+    "EHRFUSION_ASSET_BOOK": "book_type_code",
+    "EHRFUSION_FEEDER_SYSTEM": "feeder_system_name",
+    "EHRFUSION_SOURCE_SYSTEM_OWNER": "source_system_owner",
+    "EHRFUSION_LEGAL_EMPLOYER": "legal_employer_name",
+}
+
+
 def dbt_environment(
     warehouse: Warehouse, stream: str, domain: Domain, phi_key: str
 ) -> dict[str, str]:
     """Everything dbt reads for one domain: the connection, the stream and domain (whose posted
     state corrections compare with), the PHI mode with the key's version, and the Fusion
-    target (empty for a landing domain: dbt parses the GL models whatever it builds)."""
-    target = domain.fusion
-    return warehouse.dbt_env(phi_key) | {
-        "EHRFUSION_STREAM": stream,
-        "EHRFUSION_DOMAIN": domain.name,
-        MODE_ENV: domain.phi_mode,
-        KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
-        "EHRFUSION_LEDGER_ID": str(target.ledger_id) if target else "0",
-        "EHRFUSION_LEDGER_NAME": target.ledger_name if target else "",
-        "EHRFUSION_JOURNAL_SOURCE": target.journal_source if target else "",
-        "EHRFUSION_JOURNAL_CATEGORY": target.journal_category if target else "",
+    target's settings."""
+    settings = {
+        env: getattr(domain.fusion, name, None) if domain.fusion else None
+        for env, name in TARGET_SETTINGS_ENV.items()
     }
+    settings["EHRFUSION_LEDGER_ID"] = settings["EHRFUSION_LEDGER_ID"] or 0
+    return (
+        warehouse.dbt_env(phi_key)
+        | {
+            "EHRFUSION_STREAM": stream,
+            "EHRFUSION_DOMAIN": domain.name,
+            MODE_ENV: domain.phi_mode,
+            KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
+        }
+        | {env: "" if value is None else str(value) for env, value in settings.items()}
+    )
 
 
 @dataclass(frozen=True)
@@ -297,7 +318,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         "build",
         # cautious: a test runs only when every model it reads is built in this domain (a
         # check that also reads a shared model, e.g. the restricted map, stays with its mart)
-        ["--selector", ctx.domain.source, "--indirect-selection", "cautious"],
+        ["--selector", target_of(ctx.domain).selector, "--indirect-selection", "cautious"],
         dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key),
         ctx.paths.dbt_work,
         ctx.config.dbt_project_dir,

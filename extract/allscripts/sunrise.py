@@ -9,6 +9,7 @@ MRN) and `encounters.patient_name` are PHI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,6 +114,7 @@ TABLES: tuple[TableSpec, ...] = (
                 ("license_expiry", pa.date32()),
                 ("credentialing_status", pa.string()),
                 ("department_code", pa.string()),
+                ("start_date", pa.date32()),
                 ("last_modified", _TIME),
             ]
         ),
@@ -147,11 +149,16 @@ def extract_sunrise(
     pipelines_dir: Path,
     overlap: timedelta = DEFAULT_OVERLAP,
     chunk_rows: int = CHUNK_ROWS,
+    tables: Sequence[str] | None = None,
 ) -> SqlExtractReport:
     """Land Sunrise's changes in `<tenant>_raw_sunrise` by `mechanism` (`cdc` or `watermark`;
-    `overlap` is the watermark's re-read window)."""
+    `overlap` is the watermark's re-read window); `tables` limits it to those tables (a domain
+    lands the tables its Fusion object needs)."""
     if mechanism not in MECHANISMS:
         raise ValueError(f"Sunrise is read by {' or '.join(MECHANISMS)}, not {mechanism!r}")
+    unknown = sorted(set(tables or ()) - {spec.name for spec in TABLES})
+    if unknown:
+        raise ValueError(f"Sunrise has no table {', '.join(unknown)}")
     return run_sql_source(
         warehouse,
         pipeline_name,
@@ -159,7 +166,7 @@ def extract_sunrise(
         DATASET_LAYER,
         source_url,
         mechanism,
-        TABLES,
+        [spec for spec in TABLES if tables is None or spec.name in tables],
         dead_letter_dir,
         pipelines_dir,
         overlap=overlap,
