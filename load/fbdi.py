@@ -46,7 +46,8 @@ class FbdiError(ValueError):
 
 
 class PartialSpecError(FbdiError):
-    """The spec documents only part of a layout, so its files would not load into Fusion."""
+    """The spec documents only part of a layout and does not declare it safe to write as a
+    prefix, so its files would not load into Fusion."""
 
 
 class FbdiValidationError(FbdiError):
@@ -131,20 +132,25 @@ def write_fbdi_zip(
     `batches` feeds the primary CSV, or is a mapping from CSV name to batches; every CSV of the
     spec is written, in spec order, those without batches empty. Input columns are matched to
     spec columns by lower-case name; spec columns missing from the input are written empty and
-    input columns outside the spec are ignored. A spec that documents only part of a layout
-    raises PartialSpecError unless `allow_partial` (tests only: such a file would misload in
-    Fusion). On any error nothing is left at `zip_path` (an existing file there is untouched).
+    input columns outside the spec are ignored.
+
+    A CSV the spec documents only in part is written when the spec declares it
+    `written_as_prefix`: each line stops after the last listed column, its optional gaps empty,
+    and Fusion's TRAILING NULLCOLS loads the rest as null. Any other partial CSV raises
+    PartialSpecError unless `allow_partial` (tests only: such a file would misload in Fusion; it
+    is padded with empty fields to the documented field count). On any error nothing is left at
+    `zip_path` (an existing file there is untouched).
     """
-    if not spec.complete and not allow_partial:
-        partial = [f for f in spec.files if not f.complete]
+    refused = [f for f in spec.files if not f.writable]
+    if refused and not allow_partial:
         raise PartialSpecError(
             f"{spec.object_name} {spec.release}: "
             + "; ".join(
                 f"{f.csv_file} documents {len(f.columns)} of "
                 f"{f.total_columns or 'an unknown number of'} columns"
-                for f in partial
+                for f in refused
             )
-            + "; a partial layout cannot produce a file for Fusion"
+            + "; a partial layout not declared written_as_prefix cannot produce a file for Fusion"
         )
     by_file = _batches_by_file(batches, spec)
     totals = _TotalsAccumulator(spec)
@@ -400,7 +406,8 @@ def _quote(text: pa.Array) -> pa.Array:
 def _join_lines(file: CsvFileSpec, formatted: dict[str, pa.Array], num_rows: int) -> memoryview:
     """Join the fields of every row with commas and end each line with `\\n`; return the bytes.
 
-    Positions a partial spec does not document are written empty, up to the file's field count.
+    Positions a partial spec does not document are written empty, up to the file's written
+    field count (the last listed column for a prefix file, else the whole layout).
     """
     if not formatted:
         # The join needs at least one array to know the row count.
@@ -425,7 +432,7 @@ def _join_lines(file: CsvFileSpec, formatted: dict[str, pa.Array], num_rows: int
             continue
         flush_empty_run()
         args.append(_quote(text) if col.type == "text" else text)
-    empty_run += file.field_count - position
+    empty_run += file.written_field_count - position
     flush_empty_run()
     lines = pc.binary_join_element_wise(
         *args, _s(","), null_handling="replace", null_replacement=""

@@ -2,8 +2,9 @@
 
 A spec is data. An FBDI spec gives the positional layout of each interface CSV of one object's
 zip plus the facts needed to package and submit it; the writer in `load.fbdi` is driven entirely
-by it. A spec whose layout the reference only partly documents says so (`complete: false`) and
-the writer refuses to produce files from it for Fusion. An HDL spec (`format: hdl`) lists the
+by it. A spec whose layout the reference only partly documents says so (`complete: false`); the
+writer refuses to produce files from such a CSV for Fusion unless the spec also declares it
+`written_as_prefix` (see CsvFileSpec). An HDL spec (`format: hdl`) lists the
 components of one `.dat` file in hierarchy order with their attributes; `load.hdl` writes and
 validates files from it.
 """
@@ -11,7 +12,7 @@ validates files from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -112,12 +113,29 @@ class ControlTotalsSpec:
 
 
 @dataclass(frozen=True)
+class OptionalGap:
+    """Positions `first`..`last` of a partial layout that the reference names no column for but
+    that are known to be optional, so a file may leave them empty."""
+
+    first: int
+    last: int
+    description: str
+
+
+@dataclass(frozen=True)
 class CsvFileSpec:
     """One CSV of the zip: an interface-table sheet and its positional layout.
 
     A complete file lists every field (positions 1..N). A partial one (`complete` false) lists
     only the fields the reference documents, at their positions, with gaps; `total_columns` is the
     documented field count of the real layout, or None when the reference leaves it open.
+
+    A partial file may be declared `written_as_prefix`: Fusion's SQL*Loader control files load
+    by position with TRAILING NULLCOLS, so a line that stops after its last listed column loads
+    with every later field null. That is only safe when every position up to the last listed
+    column is accounted for (a listed column, or one of `optional_gaps`) and nothing required
+    sits after it; `prefix_reason` records why the spec's author believes so. Such a file is
+    written with its gaps empty and without the tail.
     """
 
     sheet: str
@@ -126,11 +144,27 @@ class CsvFileSpec:
     columns: tuple[ColumnSpec, ...]
     complete: bool = True
     total_columns: int | None = None
+    written_as_prefix: bool = False
+    prefix_reason: str | None = None
+    optional_gaps: tuple[OptionalGap, ...] = ()
 
     @property
     def field_count(self) -> int:
-        """Fields written on every row: the full count when known, else the last documented."""
+        """Fields of the real layout as far as known: the full count when documented, else the
+        last documented position."""
         return self.total_columns or self.columns[-1].position
+
+    @property
+    def writable(self) -> bool:
+        """True when files written from this layout load as Fusion expects: a complete layout,
+        or a partial one declared `written_as_prefix`."""
+        return self.complete or self.written_as_prefix
+
+    @property
+    def written_field_count(self) -> int:
+        """Fields the writer puts on every line: up to the last listed column for a prefix file,
+        else `field_count` (undocumented positions empty)."""
+        return self.columns[-1].position if self.written_as_prefix else self.field_count
 
     def column(self, name: str) -> ColumnSpec:
         """The column called `name` (upper-case spec name)."""
@@ -194,8 +228,14 @@ class FormatSpec:
 
     @property
     def complete(self) -> bool:
-        """True when every CSV's layout is fully documented, so files can go to a real Fusion."""
+        """True when every CSV's layout is fully documented."""
         return all(f.complete for f in self.files)
+
+    @property
+    def writable(self) -> bool:
+        """True when every CSV is complete or declared `written_as_prefix`, so files written
+        from the spec can go to a real Fusion."""
+        return all(f.writable for f in self.files)
 
     @property
     def strftime_format(self) -> str:
@@ -303,7 +343,13 @@ _FBDI_KEYS = (
     "sources",
 )
 _FILE_KEYS = ("sheet", "csv_file", "control_file", "columns")
-_FILE_OPTIONAL = ("complete", "total_columns")
+_FILE_OPTIONAL = (
+    "complete",
+    "total_columns",
+    "written_as_prefix",
+    "prefix_reason",
+    "optional_gaps",
+)
 _FBDI_OPTIONAL = ("format", "confidence", "follow_up_jobs", "files", *_FILE_KEYS, *_FILE_OPTIONAL)
 _HDL_KEYS = ("format", "release", "object", "description", "dat_file", "zip_name_pattern")
 _HDL_REQUIRED = (*_HDL_KEYS, "sources", "components")
@@ -480,6 +526,7 @@ class _SpecReader:
             raise self.fail(key("columns"), "a complete file lists every position 1..N, no gaps")
         if total is not None and last > total:
             raise self.fail(key("total_columns"), f"is {total} but a column sits at {last}")
+        prefix, reason, gaps = self.prefix(doc, key, complete, columns)
         return CsvFileSpec(
             sheet=self.text(doc["sheet"], key("sheet")),
             csv_file=self.text(doc["csv_file"], key("csv_file")),
@@ -487,7 +534,70 @@ class _SpecReader:
             columns=columns,
             complete=complete,
             total_columns=total if total is not None else (last if complete else None),
+            written_as_prefix=prefix,
+            prefix_reason=reason,
+            optional_gaps=gaps,
         )
+
+    def prefix(
+        self, doc: dict, key: Callable[[str], str], complete: bool, columns: tuple[ColumnSpec, ...]
+    ) -> tuple[bool, str | None, tuple[OptionalGap, ...]]:
+        """`written_as_prefix`, `prefix_reason` and `optional_gaps`, checked together: only a
+        partial file is declared a prefix, it says why, and every position up to its last
+        listed column is a column or an optional gap."""
+        prefix = self.flag(doc.get("written_as_prefix", False), key("written_as_prefix"))
+        if prefix and complete:
+            raise self.fail(key("written_as_prefix"), "only a partial file (complete: false)")
+        for name in ("prefix_reason", "optional_gaps"):
+            if name in doc and not prefix:
+                raise self.fail(key(name), "only with written_as_prefix: true")
+        if not prefix:
+            return False, None, ()
+        if "prefix_reason" not in doc:
+            raise self.fail(
+                key("prefix_reason"), "missing: say why the gaps and the tail may stay empty"
+            )
+        reason = self.text(doc["prefix_reason"], key("prefix_reason"))
+        items = doc.get("optional_gaps", [])
+        if not isinstance(items, list):
+            raise self.fail(key("optional_gaps"), "must be a list")
+        taken = {c.position for c in columns}
+        last = columns[-1].position
+        gaps: list[OptionalGap] = []
+        for i, item in enumerate(items):
+            gkey = key(f"optional_gaps[{i}]")
+            gap = self.mapping(item, gkey, ("positions", "description"))
+            first, final = self.positions(gap["positions"], f"{gkey}.positions")
+            if final >= last:
+                raise self.fail(f"{gkey}.positions", f"must end before the last column ({last})")
+            if gaps and first <= gaps[-1].last:
+                raise self.fail(f"{gkey}.positions", "gaps must be in order and not overlap")
+            clash = sorted(taken & set(range(first, final + 1)))
+            if clash:
+                raise self.fail(f"{gkey}.positions", f"position {clash[0]} is a listed column")
+            description = self.text(gap["description"], f"{gkey}.description")
+            gaps.append(OptionalGap(first, final, description))
+        covered = taken | {p for g in gaps for p in range(g.first, g.last + 1)}
+        missing = [p for p in range(1, last + 1) if p not in covered]
+        if missing:
+            raise self.fail(
+                key("optional_gaps"),
+                f"position {missing[0]} is neither a listed column nor an optional gap "
+                f"({len(missing)} such positions)",
+            )
+        return True, reason, tuple(gaps)
+
+    def positions(self, value: Any, key: str) -> tuple[int, int]:
+        """`positions` of a gap: one position (`103`) or an inclusive range (`"40-42"`)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            first = final = value
+        elif isinstance(value, str) and re.fullmatch(r"\d+-\d+", value):
+            first, final = (int(v) for v in value.split("-"))
+        else:
+            raise self.fail(key, "must be a position or a range like 40-42")
+        if first < 1 or final < first:
+            raise self.fail(key, "must be positive and ascending")
+        return first, final
 
     def columns(self, value: Any, prefix: str) -> tuple[ColumnSpec, ...]:
         if not isinstance(value, list) or not value:
@@ -736,7 +846,15 @@ _COMPARED_HEADER = (
     "confidence",
     "follow_up_jobs",
 )
-_COMPARED_FILE = ("csv_file", "control_file", "complete", "total_columns")
+_COMPARED_FILE = (
+    "csv_file",
+    "control_file",
+    "complete",
+    "total_columns",
+    "written_as_prefix",
+    "prefix_reason",
+    "optional_gaps",
+)
 _COMPARED_COLUMN = ("type", "required", "max_size", "allowed", "description")
 
 

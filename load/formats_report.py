@@ -1,4 +1,5 @@
-"""Compare every spec of two releases: a JSON-able dict, and the same as printable rows."""
+"""Compare every spec of two releases, and say how each FBDI CSV of a release gets written:
+JSON-able dicts, and the same as printable rows."""
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def formats_diff(release_a: str, release_b: str, formats_dir: Path = FORMATS_DIR
     `format: "fbdi"`, `identical`, `header` (`[{attribute, old, new}]`), `files_added`,
     `files_removed` and `files` (per sheet: `csv_file`, `added`/`removed` `[{name, position}]`,
     `moved` `[{name, old_position, new_position}]`, `changed` `[{column, attribute, old, new}]`,
-    `header`). An HDL entry has `format: "hdl"`, `identical`, `header`, `components_added`,
-    `components_removed` and `components` (per discriminator: `added`/`removed` attribute names,
-    `changed` `[{attribute, field, old, new}]`, `header`). Values are JSON-able.
+    `header`: the CSV's own attributes, `complete`, `total_columns`, `written_as_prefix`,
+    `prefix_reason` and `optional_gaps` among them). An HDL entry has `format: "hdl"`,
+    `identical`, `header`, `components_added`, `components_removed` and `components` (per
+    discriminator: `added`/`removed` attribute names, `changed` `[{attribute, field, old, new}]`,
+    `header`). Values are JSON-able.
     """
     for release in (release_a, release_b):
         if not (formats_dir / release).is_dir():
@@ -77,7 +80,8 @@ def diff_rows(diff: dict) -> list[dict[str, str]]:
         for part, change in entry[parts_key].items():
             label = change.get("csv_file", part)
             for h in change["header"]:
-                add(obj, label, "header", h["attribute"], f"{h['old']} -> {h['new']}")
+                old, new = _shown(h["attribute"], h["old"]), _shown(h["attribute"], h["new"])
+                add(obj, label, "header", h["attribute"], f"{old} -> {new}")
             for kind in ("added", "removed"):
                 for item in change[kind]:
                     if isinstance(item, dict):
@@ -92,6 +96,47 @@ def diff_rows(diff: dict) -> list[dict[str, str]]:
                 field = c.get("field") or c.get("attribute")
                 add(obj, label, "changed", name, f"{field}: {c['old']} -> {c['new']}")
     return rows
+
+
+def formats_writing(release: str, formats_dir: Path = FORMATS_DIR) -> list[dict[str, Any]]:
+    """How the writer treats each FBDI CSV of `release`: one dict per CSV with `object`,
+    `csv_file`, `documented` (listed columns), `total_columns` (None when unknown), `written`
+    (`complete`, `prefix`: a partial layout declared `written_as_prefix`, its lines ending at
+    `written_fields`, or `refused`: partial, PartialSpecError), `optional_gaps` (`"40-42"`
+    strings) and `prefix_reason`."""
+    if not (formats_dir / release).is_dir():
+        raise FormatSpecError(f"{formats_dir / release}: no such release")
+    rows = []
+    for name in available_objects(release, formats_dir):
+        spec = load_spec(release, name, formats_dir)
+        if not isinstance(spec, FormatSpec):
+            continue
+        for f in spec.files:
+            written = "complete" if f.complete else "prefix" if f.written_as_prefix else "refused"
+            rows.append(
+                {
+                    "object": name,
+                    "csv_file": f.csv_file,
+                    "documented": len(f.columns),
+                    "total_columns": f.total_columns,
+                    "written": written,
+                    "written_fields": f.written_field_count if f.writable else None,
+                    "optional_gaps": [_gap(g.first, g.last) for g in f.optional_gaps],
+                    "prefix_reason": f.prefix_reason,
+                }
+            )
+    return rows
+
+
+def _gap(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _shown(attribute: str, value: Any) -> Any:
+    """A header value as a printable row shows it: optional gaps as their positions."""
+    if attribute == "optional_gaps" and isinstance(value, list):
+        return ", ".join(_gap(g["first"], g["last"]) for g in value) or "none"
+    return value
 
 
 def _diff_objects(a: AnySpec, b: AnySpec) -> dict[str, Any]:

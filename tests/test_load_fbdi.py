@@ -1,4 +1,5 @@
-"""The FBDI writer: positional CSV, formatting, validation, totals and deterministic zips."""
+"""The FBDI writer: positional CSV, formatting, validation, totals, deterministic zips, and
+which partial layouts it writes (declared prefixes) or refuses."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import yaml
 
-from load.fbdi import FbdiValidationError, write_fbdi_zip
-from load.formats import load_spec
+from load.fbdi import FbdiValidationError, PartialSpecError, write_fbdi_zip
+from load.formats import load_spec, load_spec_file, spec_path
 
 SPEC = load_spec("25B", "GlInterface")
 REPO = Path(__file__).resolve().parents[1]
@@ -312,3 +314,82 @@ def test_empty_input_writes_an_empty_csv(tmp_path):
     assert written.rows == 0
     assert csv_bytes(written.zip_path) == b""
     assert written.control_totals.to_records() == []
+
+
+def inventory_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(
+        {
+            "organization_name": ["EHF F01 Inventory"],
+            "process_flag": ["1"],
+            "subinventory_code": ["CENTRAL"],
+            "transaction_quantity": pa.array([Decimal("-2")], pa.decimal128(10, 0)),
+            "transaction_uom": ["EA"],
+            "transaction_date": pa.array([dt.date(2026, 10, 5)], pa.date32()),
+            "transaction_type_name": ["Miscellaneous Issue"],
+            "source_code": ["SUNRISE"],
+            "source_header_id": pa.array([7], pa.int64()),
+            "source_line_id": pa.array([8], pa.int64()),
+            "transaction_mode": ["3"],
+            "dst_segment1": ["101"],
+            "dst_segment2": ["7010"],
+            "dst_segment6": ["0000"],
+        }
+    )
+
+
+def test_a_partial_spec_declared_a_prefix_writes_fields_at_their_positions(tmp_path):
+    spec = load_spec("25B", "InvTransactionsInterface")
+    assert not spec.complete
+    written = write_fbdi_zip([inventory_batch()], spec, tmp_path / "inv.zip")
+    with zipfile.ZipFile(written.zip_path) as archive:
+        (line,) = list(csv.reader(io.StringIO(archive.read(spec.csv_file).decode())))
+    assert len(line) == 145  # ends at DST_SEGMENT30; TRAILING NULLCOLS loads 146..273 as null
+    filled = {i + 1: v for i, v in enumerate(line) if v}
+    assert filled == {
+        1: "EHF F01 Inventory",
+        6: "1",
+        11: "CENTRAL",
+        33: "-2",
+        34: "EA",
+        37: "2026/10/05",
+        39: "Miscellaneous Issue",
+        67: "SUNRISE",
+        68: "7",
+        69: "8",
+        102: "3",
+        116: "101",
+        117: "7010",
+        121: "0000",
+    }
+    gaps = [p for g in spec.primary.optional_gaps for p in range(g.first, g.last + 1)]
+    assert all(line[p - 1] == "" for p in gaps)
+
+
+def test_mass_additions_are_written_as_a_prefix_beside_complete_distributions(tmp_path):
+    spec = load_spec("25B", "FaMassAdditions")
+    additions = pa.RecordBatch.from_pydict(
+        {"mass_addition_id": pa.array([1], pa.int64()), "asset_key_segment10": ["K"]}
+    )
+    distributions = pa.RecordBatch.from_pydict(
+        {"mass_addition_id": pa.array([1], pa.int64()), "attribute_category": ["X"]}
+    )
+    batches = {"FaMassAdditions.csv": [additions], "FaMassaddDistributions.csv": [distributions]}
+    written = write_fbdi_zip(batches, spec, tmp_path / "fa.zip")
+    with zipfile.ZipFile(written.zip_path) as archive:
+        assert archive.read("FaMassAdditions.csv").decode() == "1" + "," * 35 + "K\n"
+        assert archive.read("FaMassaddDistributions.csv").decode() == "1" + "," * 65 + "X\n"
+
+
+def test_a_partial_spec_without_the_prefix_declaration_is_refused(tmp_path):
+    with pytest.raises(PartialSpecError, match=r"RaInterfaceLinesAll\.csv documents 43 of 368"):
+        write_fbdi_zip([], load_spec("25B", "RaInterfaceLinesAll"), tmp_path / "ar.zip")
+    doc = yaml.safe_load(spec_path("25B", "InvTransactionsInterface").read_text())
+    for key in ("written_as_prefix", "prefix_reason", "optional_gaps"):
+        doc.pop(key)
+    path = tmp_path / "25B" / "InvTransactionsInterface.yml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    undeclared = load_spec_file(path)
+    with pytest.raises(PartialSpecError, match="not declared written_as_prefix"):
+        write_fbdi_zip([inventory_batch()], undeclared, tmp_path / "inv.zip")
+    assert not (tmp_path / "inv.zip").exists() and not (tmp_path / "ar.zip").exists()

@@ -1,4 +1,5 @@
-"""Format specs: the 25B Journal Import layout, spec validation, and release diffs."""
+"""Format specs: the 25B Journal Import layout, spec validation, prefix declarations of partial
+layouts, and release diffs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from load.formats import (
     load_spec_file,
     spec_path,
 )
+from load.formats_report import diff_rows, formats_diff, formats_writing
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,107 @@ def test_diff_specs_reports_added_removed_moved_and_changed(tmp_path, gl):
     ]
     assert not diff.empty
     assert diff_specs(gl, gl).empty
+
+
+def _object_variant(tmp_path: Path, release: str, name: str, edit) -> Path:
+    doc = yaml.safe_load(spec_path("25B", name).read_text())
+    doc["release"] = release
+    edit(doc)
+    path = tmp_path / release / f"{name}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_inventory_is_declared_a_prefix_with_its_gaps():
+    spec = load_spec("25B", "InvTransactionsInterface")
+    file = spec.primary
+    assert not file.complete and file.written_as_prefix and spec.writable
+    assert file.written_field_count == 145 and file.field_count == 273
+    assert [(g.first, g.last) for g in file.optional_gaps] == [
+        (40, 42),
+        (63, 66),
+        (103, 103),
+        (106, 106),
+        (108, 110),
+        (112, 115),
+    ]
+    assert [spec.column(f"DST_SEGMENT{i}").position for i in (1, 2, 30)] == [116, 117, 145]
+    assert "TRAILING NULLCOLS" in file.prefix_reason
+    additions, distributions = load_spec("25B", "FaMassAdditions").files
+    assert additions.written_as_prefix and additions.written_field_count == 36
+    assert not distributions.written_as_prefix and distributions.writable
+    for name in ("RaInterfaceLinesAll", "EgpSystemItemsInterface", "PozSuppliersInt"):
+        assert not load_spec("25B", name).writable
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "problem"),
+    [
+        (
+            "GlInterface",
+            lambda doc: doc.update(written_as_prefix=True, prefix_reason="all there"),
+            r"written_as_prefix: only a partial file \(complete: false\)",
+        ),
+        (
+            "InvTransactionsInterface",
+            lambda doc: doc.pop("prefix_reason"),
+            "prefix_reason: missing",
+        ),
+        (
+            "InvTransactionsInterface",
+            lambda doc: doc.update(written_as_prefix=False),
+            "prefix_reason: only with written_as_prefix: true",
+        ),
+        (
+            "InvTransactionsInterface",
+            lambda doc: doc["optional_gaps"].pop(2),
+            r"optional_gaps: position 103 is neither a listed column nor an optional gap",
+        ),
+        (
+            "InvTransactionsInterface",
+            lambda doc: doc["optional_gaps"][0].update(positions="39-42"),
+            r"optional_gaps\[0\]\.positions: position 39 is a listed column",
+        ),
+        (
+            "InvTransactionsInterface",
+            lambda doc: doc["optional_gaps"][0].update(positions="forty"),
+            r"optional_gaps\[0\]\.positions: must be a position or a range",
+        ),
+    ],
+)
+def test_a_prefix_declaration_is_checked(tmp_path, name, edit, problem):
+    with pytest.raises(FormatSpecError, match=problem):
+        load_spec_file(_object_variant(tmp_path, "26A", name, edit))
+
+
+def test_diff_and_report_show_how_a_partial_file_is_written(tmp_path):
+    def refuse(doc):
+        for key in ("written_as_prefix", "prefix_reason", "optional_gaps"):
+            doc.pop(key)
+
+    older = load_spec_file(_object_variant(tmp_path, "26A", "InvTransactionsInterface", refuse))
+    diff = diff_specs(older, load_spec("25B", "InvTransactionsInterface"))
+    (file,) = diff.files
+    changed = {h.attribute: (h.old, h.new) for h in file.header_changed}
+    assert set(changed) == {"written_as_prefix", "prefix_reason", "optional_gaps"}
+    assert changed["written_as_prefix"] == (False, True)
+
+    formats = tmp_path / "formats"
+    for release in ("26A", "26B"):
+        (formats / release).mkdir(parents=True)
+    (formats / "26A" / "InvTransactionsInterface.yml").write_text(
+        (tmp_path / "26A" / "InvTransactionsInterface.yml").read_text()
+    )
+    current = spec_path("25B", "InvTransactionsInterface").read_text()
+    (formats / "26B" / "InvTransactionsInterface.yml").write_text(
+        current.replace("release: 25B", "release: 26B")
+    )
+    rows = diff_rows(formats_diff("26A", "26B", formats))
+    shown = {r["name"]: r["detail"] for r in rows if r["change"] == "header"}
+    assert shown["written_as_prefix"] == "False -> True"
+    assert shown["optional_gaps"] == "none -> 40-42, 63-66, 103, 106, 108-110, 112-115"
+
+    (inventory,) = [r for r in formats_writing("26B", formats)]
+    assert (inventory["written"], inventory["written_fields"]) == ("prefix", 145)
+    assert [r["written"] for r in formats_writing("26A", formats)] == ["refused"]
