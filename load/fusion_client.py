@@ -171,6 +171,25 @@ class FusionClient:
             raise FusionError("importBulkData", 201, "the answer carries no request id")
         return request_id
 
+    def submit_ess_job(self, job_name: str, parameter_list: str) -> str:
+        """Submit an ESS job on its own (a spec's follow-up job, such as Post Mass Additions
+        after a mass-additions import); `job_name` is `<package>,<definition>` as the specs
+        write it. Returns the request id. Not retried: a lost answer may hide a started job."""
+        package, _, definition = job_name.rpartition(",")
+        if not package or not definition:
+            raise ValueError(f"{job_name}: an ESS job name is <package>,<definition>")
+        body = {
+            "OperationName": "submitESSJobRequest",
+            "JobPackageName": package,
+            "JobDefName": definition,
+            "ESSParameters": parameter_list,
+        }
+        answer = self._call("submitESSJobRequest", "POST", ERP, json=body, expect=(200, 201))
+        request_id = str(answer.get("ReqstId") or "")
+        if not request_id.isdigit():
+            raise FusionError("submitESSJobRequest", 201, "the answer carries no request id")
+        return request_id
+
     def job_status(self, request_id: str) -> str:
         """The ESS job's RequestStatus (WAIT, RUNNING, SUCCEEDED, WARNING, ERROR, ...)."""
         finder = f"ESSJobStatusRF;requestId={request_id}"

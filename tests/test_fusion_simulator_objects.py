@@ -1,29 +1,36 @@
 """The Fusion simulator's FBDI objects other than GL and the real-time creates, over real HTTP.
 
 importBulkData picks the import from the spec whose document account and ESS job the request
-names; the load checks each CSV's field count against the spec, then every row is checked
-against what the spec knows of its columns. Clean rows land in the object's store; rejected rows
-are in the job log with a code naming the column. AR customer accounts and Fixed Assets mass
-additions are created in real time and read back. One simulator serves the module; each test
-works on rows, accounts and assets of its own.
+names; the load checks each CSV's field count against the spec (shorter lines load with their
+tail null), then every row is checked against what the spec knows of its columns, and inventory
+transactions and mass additions against the simulated Fusion's setup and what it holds. Clean
+rows land in the object's store; rejected rows are in the job log with a code naming the column.
+Post Mass Additions is submitted on its own. AR customer accounts and Fixed Assets mass additions
+are created in real time and read back. One simulator serves the module; each test works on
+rows, accounts and assets of its own.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import json
 import time
 import zipfile
 from collections.abc import Iterator
+from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
 
+import pyarrow as pa
 import pytest
 import requests
 
+from load.fbdi import write_fbdi_zip
 from load.formats import ColumnSpec, CsvFileSpec, FormatSpec, available_objects, load_spec
+from load.fusion_client import BasicCredentials, FusionClient, FusionError
 from sandbox.fusion.server import ERP_INTEGRATIONS, PASSWORD, USERNAME, FusionSimulator
 
 OBJECTS = {
@@ -35,6 +42,36 @@ ACCOUNTS = "/crmRestApi/resources/11.13.18.05/accounts"
 SUPPLIERS = "/fscmRestApi/resources/11.13.18.05/suppliers"
 POLLS = 400
 _SAMPLES = {"date": "2026/10/05", "integer": "1", "amount": "10.00"}
+SUPPLIES = "101-7010-61000-000-000-0000"  # a clinical cost centre's supplies expense
+DEPRECIATION = "101-7010-68100-000-000-0000"
+
+
+def segments(prefix: str, combination: str | None) -> dict[str, str]:
+    """`<prefix>1..30`: the combination's six segments, the rest empty."""
+    values = combination.split("-") if combination else []
+    return {f"{prefix}{i}": (values[i - 1] if i <= len(values) else "") for i in range(1, 31)}
+
+
+# What the simulated Fusion's setup needs beyond the spec's columns, per CSV.
+VALID = {
+    "InvTransactionsInterface.csv": {
+        "ORGANIZATION_NAME": "EHF F01 Inventory",
+        "SUBINVENTORY_CODE": "CENTRAL",
+        "TRANSACTION_TYPE_NAME": "Miscellaneous Receipt",
+        **segments("DST_SEGMENT", SUPPLIES),
+    },
+    "FaMassAdditions.csv": {
+        "BOOK_TYPE_CODE": "US CORP",
+        "FIXED_ASSETS_UNITS": "1.00",
+        "POSTING_STATUS": "POST",
+        "QUEUE_NAME": "POST",
+        **segments("CATEGORY_SEGMENT", "MEDEQUIP-INFUSION"),
+    },
+    "FaMassaddDistributions.csv": {
+        "UNITS": "1.00",
+        **segments("DEPRN_EXPENSE_SEGMENT", DEPRECIATION),
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +97,10 @@ def sample(column: ColumnSpec) -> str:
 
 
 def sample_row(file: CsvFileSpec) -> dict[str, str]:
-    """Every documented column of the CSV with a value it accepts."""
-    return {c.name: sample(c) for c in file.columns}
+    """The documented columns of the CSV with values it and the simulated Fusion's setup accept
+    (every column but those Fusion wants empty)."""
+    row = {c.name: sample(c) for c in file.columns} | VALID.get(file.csv_file, {})
+    return {name: value for name, value in row.items() if value}
 
 
 def fields(file: CsvFileSpec, values: dict[str, str]) -> list[str]:
@@ -228,8 +267,8 @@ def test_a_distribution_must_name_an_accepted_mass_addition(fusion, api) -> None
             fields(additions, {"MASS_ADDITION_ID": "72", "DATE_PLACED_IN_SERVICE": "2026-10-05"}),
         ],
         distributions.csv_file: [
-            fields(distributions, {"MASS_ADDITION_ID": mass_addition_id, "UNITS": "1"})
-            for mass_addition_id in ("71", "72", "73")
+            fields(distributions, sample_row(distributions) | {"MASS_ADDITION_ID": id_})
+            for id_ in ("71", "72", "73")
         ],
     }
     status, _, rejected, stored = run(fusion, api, spec, zip_of(rows), "")
@@ -250,7 +289,7 @@ def test_required_columns_the_spec_knows_are_required(fusion, api) -> None:
     spec = OBJECTS["InvTransactionsInterface"]
     required = [c.name for c in spec.columns if c.required]
     assert len(required) == 9
-    good = sample_row(spec.primary)
+    good = sample_row(spec.primary) | {"SOURCE_HEADER_ID": "249"}
     rows = [fields(spec.primary, good), *(fields(spec.primary, good | {n: ""}) for n in required)]
     status, _, rejected, _ = run(fusion, api, spec, zip_of({spec.csv_file: rows}), "")
     assert status == "WARNING"
@@ -260,7 +299,7 @@ def test_required_columns_the_spec_knows_are_required(fusion, api) -> None:
 @pytest.mark.parametrize(
     ("edit", "problem"),
     [
-        (lambda rows: rows[1].pop(), "line 2 of InvTransactionsInterface.csv has 272 fields"),
+        (lambda rows: rows[1].clear(), "line 2 of InvTransactionsInterface.csv is empty"),
         (lambda rows: rows[0].append(""), "line 1 of InvTransactionsInterface.csv has 274 fields"),
         (lambda rows: rows.clear(), "InvTransactionsInterface.csv has no rows"),
     ],
@@ -381,12 +420,15 @@ def test_a_mass_addition_is_created_through_process_transaction_and_read_back(fu
 def test_a_mass_addition_imported_by_fbdi_reads_back_the_same_way(fusion, api) -> None:
     spec = OBJECTS["FaMassAdditions"]
     additions = spec.primary
-    row = {
-        "MASS_ADDITION_ID": "81",
-        "BOOK_TYPE_CODE": "EHF US CORP",
-        "DESCRIPTION": "Infusion pump",
-    }
-    run(fusion, api, spec, zip_of({additions.csv_file: [fields(additions, row)]}), "")
+    row = sample_row(additions) | {"MASS_ADDITION_ID": "81", "DESCRIPTION": "Infusion pump"}
+    distribution = sample_row(spec.files[1]) | {"MASS_ADDITION_ID": "81"}
+    document = zip_of(
+        {
+            additions.csv_file: [fields(additions, row)],
+            spec.files[1].csv_file: [fields(spec.files[1], distribution)],
+        }
+    )
+    assert run(fusion, api, spec, document, "")[0] == "SUCCEEDED"
     read = transaction(fusion, api, "getMassAddition", {"P_MASS_ADDITION_ID": "81"})
     assert json.loads(read.json()["ParameterList"])["X_DESCRIPTION"] == "Infusion pump"
     taken = transaction(
@@ -414,3 +456,209 @@ def test_a_mass_addition_outside_the_spec_is_a_400(fusion, api, change, problem)
     unknown = transaction(fusion, api, "getMassAddition", {"P_MASS_ADDITION_ID": "404"})
     assert unknown.status_code == 404
     assert transaction(fusion, api, "retireAsset", {}).status_code == 400
+
+
+INVENTORY_LINES = [  # (organization, type, quantity, account): line 1 and 2 good
+    ("EHF F01 Inventory", "Miscellaneous Issue", "-2", SUPPLIES),
+    ("EHF F03 Inventory", "Miscellaneous Receipt", "1.5", "103-7010-61000-000-000-0000"),
+    ("EHF F09 Inventory", "Miscellaneous Issue", "-2", SUPPLIES),
+    ("EHF F01 Inventory", "Miscellaneous Issue", "3", SUPPLIES),
+    ("EHF F01 Inventory", "Miscellaneous Receipt", "0", SUPPLIES),
+    ("EHF F01 Inventory", "Miscellaneous Issue", "-2", "101-7010-99999-000-000-0000"),
+    ("EHF F01 Inventory", "Subinventory Transfer", "-2", SUPPLIES),
+    ("EHF F01 Inventory", "Miscellaneous Issue", "-1", SUPPLIES),  # repeats line 1's key
+]
+
+
+def inventory_zip(tmp_path, lines=INVENTORY_LINES, header_id: int = 20261005) -> bytes:
+    """The lines written by the product's FBDI writer (a prefix of the 273-field layout)."""
+    count = len(lines)
+    accounts = [account.split("-") for *_, account in lines]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "organization_name": [org for org, *_ in lines],
+            "process_flag": ["1"] * count,
+            "item_number": ["IV-SET-20"] * count,
+            "subinventory_code": ["CENTRAL"] * count,
+            "transaction_quantity": [Decimal(quantity) for _, _, quantity, _ in lines],
+            "transaction_uom": ["Ea"] * count,
+            "transaction_date": pa.array([dt.date(2026, 10, 5)] * count, pa.date32()),
+            "transaction_type_name": [kind for _, kind, *_ in lines],
+            "source_code": ["SUNRISE"] * count,
+            "source_header_id": pa.array([header_id] * count, pa.int64()),
+            "source_line_id": pa.array([*range(1, count), 1], pa.int64()),
+            "transaction_mode": ["3"] * count,
+            **{f"dst_segment{i + 1}": [a[i] for a in accounts] for i in range(6)},
+        }
+    )
+    spec = OBJECTS["InvTransactionsInterface"]
+    written = write_fbdi_zip([batch], spec, tmp_path / spec.zip_name(str(header_id)))
+    return written.zip_path.read_bytes()
+
+
+def test_inventory_transactions_are_judged_like_fusion(fusion, api, tmp_path) -> None:
+    spec = OBJECTS["InvTransactionsInterface"]
+    document = inventory_zip(tmp_path)
+    with zipfile.ZipFile(io.BytesIO(document)) as archive:
+        lines = archive.read(spec.csv_file).decode().splitlines()
+    assert {line.count(",") + 1 for line in lines} == {145}  # shorter than the 273 of the layout
+
+    status, text, rejected, stored = run(fusion, api, spec, document, "")
+    assert status == "WARNING"
+    assert [(r["line_number"], r["error_code"], r["message"]) for r in rejected] == [
+        ("3", "EO01", "ORGANIZATION_NAME is not an inventory organization"),
+        ("4", "EQ01", "TRANSACTION_QUANTITY must be negative for a Miscellaneous Issue"),
+        ("5", "EQ01", "TRANSACTION_QUANTITY must be positive for a Miscellaneous Receipt"),
+        (
+            "6",
+            "EF04",
+            "segment combination 101-7010-99999-000-000-0000 is not in the chart of accounts",
+        ),
+        ("7", "ET01", "TRANSACTION_TYPE_NAME must be Miscellaneous Issue or Miscellaneous Receipt"),
+        (
+            "8",
+            "EK02",
+            "SOURCE_CODE, SOURCE_HEADER_ID and SOURCE_LINE_ID repeat line 1 of this file",
+        ),
+    ]
+    assert {r["csv_file"] for r in rejected} == {spec.csv_file}
+    assert "Rows: 2 imported, 6 rejected." in text
+    assert [(r["LineNumber"], r["Values"]["DST_SEGMENT3"]) for r in stored] == [
+        (1, "61000"),
+        (2, "61000"),
+    ]
+    assert stored[0]["Values"]["TRANSACTION_QUANTITY"] == "-2.0"
+    assert stored[1]["Values"]["ORGANIZATION_NAME"] == "EHF F03 Inventory"
+
+    # The same file again: every line that was accepted is now a duplicate.
+    status, _, rejected, stored = run(fusion, api, spec, document, "")
+    assert (status, stored) == ("ERROR", [])
+    duplicates = [r["line_number"] for r in rejected if r["error_code"] == "EK02"]
+    assert duplicates == ["1", "2", "8"]
+    assert rejected[0]["message"] == (
+        "SOURCE_CODE, SOURCE_HEADER_ID and SOURCE_LINE_ID were imported before"
+    )
+
+
+def test_a_subinventory_must_belong_to_the_organization(fusion, api) -> None:
+    spec = OBJECTS["InvTransactionsInterface"]
+    row = sample_row(spec.primary) | {"SOURCE_HEADER_ID": "377", "SUBINVENTORY_CODE": "OR-STOCK"}
+    _, _, rejected, _ = run(
+        fusion, api, spec, zip_of({spec.csv_file: [fields(spec.primary, row)]}), ""
+    )
+    assert codes(rejected) == [("1", "EO02")]
+
+
+def mass_additions(rows: list[dict[str, str]], distributions: list[dict[str, str]]) -> bytes:
+    spec = OBJECTS["FaMassAdditions"]
+    additions, dists = spec.files
+    out = {additions.csv_file: [fields(additions, sample_row(additions) | r) for r in rows]}
+    if distributions:
+        out[dists.csv_file] = [fields(dists, sample_row(dists) | d) for d in distributions]
+    return zip_of(out)
+
+
+def test_mass_additions_need_a_known_book_category_and_distributions(fusion, api) -> None:
+    spec = OBJECTS["FaMassAdditions"]
+    additions, distributions = (f.csv_file for f in spec.files)
+    rows = [
+        {"MASS_ADDITION_ID": "501", "FIXED_ASSETS_UNITS": "2"},  # two distributions: good
+        {"MASS_ADDITION_ID": "502"},  # no distribution
+        {"MASS_ADDITION_ID": "503", "CATEGORY_SEGMENT2": "FURNITURE"},
+        {"MASS_ADDITION_ID": "504", "BOOK_TYPE_CODE": "EHF US CORP"},
+        {"MASS_ADDITION_ID": "505", "FIXED_ASSETS_COST": "0"},
+        {"MASS_ADDITION_ID": "506", "DATE_PLACED_IN_SERVICE": ""},
+        {"MASS_ADDITION_ID": "507", "FIXED_ASSETS_UNITS": "3"},  # its units add up to 1
+        {"MASS_ADDITION_ID": "508", "FIXED_ASSETS_UNITS": "2"},  # one bad distribution
+        {"MASS_ADDITION_ID": "501"},  # repeats line 1
+    ]
+    bad_account = segments("DEPRN_EXPENSE_SEGMENT", "101-0000-68100-000-000-0000")
+    dists = [
+        {"MASS_ADDITION_ID": "501"},
+        {"MASS_ADDITION_ID": "501", "LOCATION_SEGMENT1": "EAST"},
+        {"MASS_ADDITION_ID": "503"},
+        {"MASS_ADDITION_ID": "507"},
+        {"MASS_ADDITION_ID": "508"},
+        {"MASS_ADDITION_ID": "508", **bad_account},
+    ]
+    status, text, rejected, stored = run(fusion, api, spec, mass_additions(rows, dists), "")
+    assert status == "WARNING"
+    assert [(r["csv_file"], r["line_number"], r["error_code"]) for r in rejected] == [
+        (additions, "2", "EA04"),
+        (additions, "3", "EA02"),
+        (additions, "4", "EA01"),
+        (additions, "5", "EA03"),
+        (additions, "6", "ER01"),
+        (additions, "7", "EA04"),
+        (additions, "8", "EA05"),
+        (additions, "9", "EK02"),
+        (distributions, "3", "EA06"),
+        (distributions, "4", "EA06"),
+        (distributions, "5", "EA06"),
+        (distributions, "6", "EF04"),
+    ]
+    messages = {(r["csv_file"], r["line_number"]): r["message"] for r in rejected}
+    assert messages[(additions, "2")] == (
+        "the mass addition has no distribution in FaMassaddDistributions.csv"
+    )
+    assert messages[(additions, "3")] == (
+        "CATEGORY_SEGMENT1 to CATEGORY_SEGMENT7 are not an asset category"
+    )
+    assert messages[(additions, "7")] == (
+        "the UNITS of its distributions do not add up to FIXED_ASSETS_UNITS"
+    )
+    assert "Rows: 3 imported, 12 rejected." in text
+    assert [(r["CsvFile"], r["LineNumber"]) for r in stored] == [
+        (additions, 1),
+        (distributions, 1),
+        (distributions, 2),
+    ]
+
+    # A mass-additions zip without its distributions CSV imports nothing.
+    status, _, rejected, stored = run(
+        fusion, api, spec, mass_additions([{"MASS_ADDITION_ID": "511"}], []), ""
+    )
+    assert (status, codes(rejected), stored) == ("ERROR", [("1", "EA04")], [])
+    # An id in use is a duplicate.
+    again = mass_additions([{"MASS_ADDITION_ID": "501"}], [{"MASS_ADDITION_ID": "501"}])
+    _, _, rejected, _ = run(fusion, api, spec, again, "")
+    assert [(r["error_code"], r["message"]) for r in rejected] == [
+        ("EK02", "MASS_ADDITION_ID exists already"),
+        ("EA06", "the mass addition of this distribution is rejected"),
+    ]
+
+
+@pytest.fixture
+def client(fusion) -> FusionClient:
+    return FusionClient(fusion.url, BasicCredentials(USERNAME, PASSWORD))
+
+
+def test_post_mass_additions_is_submitted_after_the_import(fusion, client) -> None:
+    spec = OBJECTS["FaMassAdditions"]
+    document = mass_additions(
+        [{"MASS_ADDITION_ID": "601"}, {"MASS_ADDITION_ID": "602", "BOOK_TYPE_CODE": "US TAX"}],
+        [{"MASS_ADDITION_ID": "601"}, {"MASS_ADDITION_ID": "602"}],
+    )
+    imported = client.import_bulk_data(
+        document, "fa.zip", spec.ucm_document_account, spec.ess_job.name, ""
+    )
+    assert client.wait_for_job(imported, timeout=30) == "SUCCEEDED"
+
+    (post,) = spec.follow_up_jobs
+    parameters = post.parameter_list({"BookTypeCode": "US TAX"})
+    request_id = client.submit_ess_job(post.name, parameters)
+    assert int(request_id) > int(imported)
+    assert client.wait_for_job(request_id, timeout=30) == "SUCCEEDED"
+    log = client.job_log(request_id)
+    assert "Book: US TAX" in log.text and "Mass additions posted: 1" in log.text
+    assert log.rejected == ()
+    again = client.submit_ess_job(post.name, parameters)
+    assert client.wait_for_job(again, timeout=30) == "SUCCEEDED"
+    assert "Mass additions posted: 0" in client.job_log(again).text
+
+    with pytest.raises(FusionError) as unknown_book:
+        client.submit_ess_job(post.name, "EHF BOOK")
+    assert unknown_book.value.status == 400
+    with pytest.raises(FusionError) as unknown_job:
+        client.submit_ess_job(spec.ess_job.name.replace("Prepare", "Retire"), "US CORP")
+    assert unknown_job.value.status == 400

@@ -3,7 +3,8 @@
 GL Journal Import files come from load/fbdi.py, Worker and ElementEntry files from load/hdl.py,
 and each is submitted over real HTTP the way the product submits it. The FBDI objects whose
 specs are partial get a file with the spec's documented columns at their positions, written by
-load/fbdi.py as it would write them once the spec is complete.
+load/fbdi.py: as a prefix of the layout when the spec declares that safe (inventory
+transactions, mass additions), else as it would write them once the spec is complete.
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ def arrow_batch(file: CsvFileSpec) -> pa.RecordBatch:
     """One row with every documented column, typed as the product's marts would type it."""
 
     def value(column: ColumnSpec):
-        text = sample_row(file)[column.name]
+        text = sample_row(file).get(column.name)
+        if text is None:
+            return None
         if column.type == "date":
             return dt.date.fromisoformat(text.replace("/", "-"))
         if column.type == "integer":
@@ -176,13 +179,15 @@ def arrow_batch(file: CsvFileSpec) -> pa.RecordBatch:
     )
 
 
-def one_field_short(document: bytes, csv_file: str) -> bytes:
+def one_field_too_many(document: bytes, csv_file: str, field_count: int) -> bytes:
+    """The document with line 1 of `csv_file` one field longer than the layout."""
     with zipfile.ZipFile(io.BytesIO(document)) as archive:
         rows = {
             name: list(csv.reader(io.StringIO(archive.read(name).decode())))
             for name in archive.namelist()
         }
-    rows[csv_file][0].pop()
+    first = rows[csv_file][0]
+    first.extend([""] * (field_count + 1 - len(first)))
     return zip_of(rows)
 
 
@@ -190,13 +195,18 @@ def one_field_short(document: bytes, csv_file: str) -> bytes:
 def test_partial_specs_files_are_accepted_and_a_broken_variant_is_not(fusion, api, name, tmp_path):
     spec = OBJECTS[name]
     batches = {f.csv_file: [arrow_batch(f)] for f in spec.files}
-    # The product's writer refuses a partial spec: the positions the reference does not document
-    # would go out empty, and a real Fusion would load whatever belongs there wrongly or not at
-    # all. The simulator knows only what the spec knows, so tests may write such files to show
-    # that writer and simulator agree on every documented column and on the field count.
-    with pytest.raises(PartialSpecError):
-        write_fbdi_zip(batches, spec, tmp_path / "refused.zip")
-    written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"), allow_partial=True)
+    if spec.writable:
+        # Declared written_as_prefix: lines end at the last listed column, gaps empty.
+        written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"))
+    else:
+        # The product's writer refuses any other partial spec: the positions the reference does
+        # not document would go out empty, and a real Fusion would load whatever belongs there
+        # wrongly or not at all. The simulator knows only what the spec knows, so tests may
+        # write such files to show that writer and simulator agree on every documented column
+        # and on the field count.
+        with pytest.raises(PartialSpecError):
+            write_fbdi_zip(batches, spec, tmp_path / "refused.zip")
+        written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"), allow_partial=True)
     document = written.zip_path.read_bytes()
     parameters = parameter_list(spec, sample_row(spec.primary))
 
@@ -204,7 +214,7 @@ def test_partial_specs_files_are_accepted_and_a_broken_variant_is_not(fusion, ap
     assert (status, rejected) == ("SUCCEEDED", [])
     assert [r["Values"] for r in stored] == [sample_row(f) for f in spec.files]
 
-    broken = one_field_short(document, spec.csv_file)
+    broken = one_field_too_many(document, spec.csv_file, spec.field_count)
     status, text, _, stored = run(fusion, api, spec, broken, parameters)
     assert (status, stored) == ("ERROR", [])
-    assert f"line 1 of {spec.csv_file} has {spec.field_count - 1} fields" in text
+    assert f"line 1 of {spec.csv_file} has {spec.field_count + 1} fields" in text

@@ -3,7 +3,9 @@
 The valid segment combinations are the Fusion side of the sandbox health system, derived from
 `sandbox.world` (not from the product's seeds): each facility's company, one cost centre per
 clinical department, the natural account behind each EHR revenue account, and the
-balance-sheet accounts on cost centre 0000.
+balance-sheet accounts on cost centre 0000. Beside them, the expense accounts Fusion charges
+without the EHR's revenue feeds knowing them: medical supplies (inventory issues) and
+depreciation (asset distributions) on every clinical cost centre.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ BUSINESS_UNIT = "EHF US Business Unit"
 SEGMENT_COUNT = 6
 BALANCE_SHEET_COST_CENTRE = "0000"
 _TAIL_SEGMENTS = ("000", "000", "0000")  # sub-account, intercompany, future
+
+# Natural accounts of the Fusion chart that no EHR revenue account maps to.
+SUPPLIES_EXPENSE_ACCOUNT = "61000"
+DEPRECIATION_EXPENSE_ACCOUNT = "68100"
+EXPENSE_ACCOUNTS = (SUPPLIES_EXPENSE_ACCOUNT, DEPRECIATION_EXPENSE_ACCOUNT)
 
 # Finance split the main campus radiology cost centre in October 2026; both stay enabled so
 # lines accounted before and after the change post.
@@ -47,16 +54,21 @@ def combination(*segments: str) -> str:
     return "-".join(segments)
 
 
+def _clinical_cost_centres(facility: world.Facility, department: world.Department) -> list[str]:
+    centres = [cost_centre(department)]
+    if (facility.company, centres[0]) in _EXTRA_COST_CENTRES:
+        centres.append(_EXTRA_COST_CENTRES[(facility.company, centres[0])])
+    return centres
+
+
 def chart_of_accounts() -> frozenset[str]:
-    """Every valid segment combination of the ledger's chart."""
+    """The ledger's combinations the EHR's revenue feeds post to: revenue accounts on clinical
+    cost centres, balance-sheet accounts on 0000 (what the COA crosswalk maps to)."""
     combos: set[str] = set()
     for facility in world.FACILITIES:
         company = facility.company
         for department in facility.clinical:
-            centres = [cost_centre(department)]
-            if (company, centres[0]) in _EXTRA_COST_CENTRES:
-                centres.append(_EXTRA_COST_CENTRES[(company, centres[0])])
-            for centre in centres:
+            for centre in _clinical_cost_centres(facility, department):
                 for account, _ in department.revenue:
                     account_segment = natural_account(account)
                     combos.add(combination(company, centre, account_segment, *_TAIL_SEGMENTS))
@@ -67,6 +79,23 @@ def chart_of_accounts() -> frozenset[str]:
                 )
             )
     return frozenset(combos)
+
+
+def expense_combinations() -> frozenset[str]:
+    """The supplies and depreciation expense accounts on every clinical cost centre: where
+    inventory issues and asset distributions are charged."""
+    return frozenset(
+        combination(facility.company, centre, account, *_TAIL_SEGMENTS)
+        for facility in world.FACILITIES
+        for department in facility.clinical
+        for centre in _clinical_cost_centres(facility, department)
+        for account in EXPENSE_ACCOUNTS
+    )
+
+
+def valid_combinations() -> frozenset[str]:
+    """Every valid segment combination of the ledger's chart."""
+    return chart_of_accounts() | expense_combinations()
 
 
 @dataclass(frozen=True)

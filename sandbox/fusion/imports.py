@@ -1,8 +1,11 @@
-"""importBulkData: which import a request starts, and the Journal Import job work.
+"""importBulkData and submitESSJobRequest: which job a request starts, and the Journal Import
+job work.
 
 The import is the release's FBDI spec whose `ucm_document_account` and `ess_job.name` are the
 request's DocumentAccount and JobName: Journal Import for GlInterface, the spec-driven object
-import (`sandbox.fusion.objects`) for every other object.
+import (`sandbox.fusion.objects`, with `sandbox.fusion.object_rules` where Fusion judges more)
+for every other object. A submitESSJobRequest names one of the specs' follow-up jobs (Post Mass
+Additions) by JobPackageName and JobDefName.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from load.formats import FormatSpec, available_objects, load_spec
-from sandbox.fusion import journal_import
+from sandbox.fusion import journal_import, object_rules
 from sandbox.fusion.jobs import ERROR, Result, Work
 from sandbox.fusion.journal_import import JobParameters, LoadError
 from sandbox.fusion.ledger import Books
@@ -76,7 +79,33 @@ def work_for(body: dict[str, Any], books: Books, objects: ObjectStore) -> Work:
     try:
         if spec.object_name == journal_import.spec().object_name:
             return JournalImport(file_name, JobParameters.parse(parameter_list), books)
-        return ObjectImport(spec, file_name, parse_parameters(spec, parameter_list), objects)
+        rules = object_rules.rules_for(spec, books)
+        parameters = parse_parameters(spec, parameter_list)
+        return ObjectImport(spec, file_name, parameters, objects, rules)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def follow_up_work_for(body: dict[str, Any], objects: ObjectStore) -> Work:
+    """The job a submitESSJobRequest body asks for: `JobPackageName,JobDefName` must be a
+    follow-up job of a spec and ESSParameters its comma-separated ParameterList; else a 400."""
+    package, definition = str(body.get("JobPackageName", "")), str(body.get("JobDefName", ""))
+    found = [
+        (spec, job)
+        for spec in fbdi_specs()
+        for job in spec.follow_up_jobs
+        if job.name == f"{package},{definition}"
+    ]
+    if not found:
+        known = "; ".join(j.name for s in fbdi_specs() for j in s.follow_up_jobs)
+        raise bad_request(f"JobPackageName,JobDefName must be one of: {known}")
+    spec, job = found[0]
+    parameter_list = str(body.get("ESSParameters", ""))
+    values = tuple(parameter_list.split(",")) if parameter_list else ()
+    if job.parameter_count is not None and len(values) != job.parameter_count:
+        raise bad_request(f"ESSParameters needs {job.parameter_count} comma-separated values")
+    try:
+        return object_rules.follow_up_work(spec, job, values, objects)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
 

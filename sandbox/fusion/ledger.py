@@ -90,7 +90,7 @@ class Ledger:
         self.ledger_id = ledger_id
         self.name = name
         self.currency = currency
-        self.combinations = chart.chart_of_accounts()
+        self.combinations = chart.valid_combinations()
         self.disabled: set[str] = set()
         self.periods = chart.calendar()
         self.period_status = {p.name: p.initial_status for p in self.periods}

@@ -1,13 +1,17 @@
 """Import of the FBDI objects other than GL Journal Import, driven only by their format specs.
 
 Two stages, like Journal Import. The load reads every CSV of the spec that the zip holds (the
-primary one must be there); a row whose field count is not the spec's, or unparseable CSV, fails
-the whole job with nothing stored. Then each row is checked against what the spec knows of its
+primary one must be there); a row with more fields than the layout, an empty line, or unparseable
+CSV fails the whole job with nothing stored. A shorter row loads with its missing trailing
+fields empty, as SQL*Loader's TRAILING NULLCOLS does (a prefix-written file's lines end at the
+last column its spec lists). Then each row is checked against what the spec knows of its
 columns: required and allowed values, dates in the spec's format, integers and amounts, sizes,
 columns bound to a job parameter (they must equal it), and in a secondary CSV the link key (the
-primary CSV's first column) must name an accepted or stored primary row. Clean rows land in the
-object's store; rejected rows go to `rejected_rows.csv` with a code and the column at fault,
-never the value.
+primary CSV's first column) must name an accepted or stored primary row. Objects Fusion judges
+further (inventory transactions, mass additions: `sandbox.fusion.object_rules`) then have the
+rows that passed checked against the simulated Fusion's setup and what it already holds. Clean
+rows land in the object's store; rejected rows go to `rejected_rows.csv` with a code and the
+column at fault, never the value.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from load.formats import CsvFileSpec, FormatSpec
 from sandbox.fusion.jobs import ERROR, SUCCEEDED, WARNING, Result
@@ -54,10 +58,12 @@ class StoredRow:
 
 
 class ObjectStore:
-    """Accepted rows per FBDI object, in arrival order. The simulator's lock guards it."""
+    """Accepted rows per FBDI object, in arrival order, and the keys a follow-up job posted.
+    The simulator's lock guards it."""
 
     def __init__(self) -> None:
         self._rows: dict[str, list[StoredRow]] = defaultdict(list)
+        self.posted: dict[str, set[str]] = defaultdict(set)
 
     def add(self, row: StoredRow) -> None:
         """Keep an accepted row."""
@@ -70,6 +76,20 @@ class ObjectStore:
 
 class LoadError(ValueError):
     """The file cannot be loaded at all; the message says why and where."""
+
+
+# (line number, the row's value per documented column, "" when empty)
+Candidate = tuple[int, dict[str, str]]
+# (CSV name, line number) -> (error code, message)
+Rejections = dict[tuple[str, int], tuple[str, str]]
+
+
+class ObjectRules(Protocol):
+    """What Fusion checks of an object's rows beyond their columns, across rows and files."""
+
+    def judge(self, candidates: dict[str, list[Candidate]], store: ObjectStore) -> Rejections:
+        """The rows (of those that passed the column checks, per CSV) to reject, and why."""
+        ...
 
 
 def parse_parameters(spec: FormatSpec, parameter_list: str) -> tuple[str, ...]:
@@ -90,11 +110,17 @@ class ObjectImport:
     rejected_header = REJECTED_HEADER
 
     def __init__(
-        self, spec: FormatSpec, file_name: str, parameters: tuple[str, ...], store: ObjectStore
+        self,
+        spec: FormatSpec,
+        file_name: str,
+        parameters: tuple[str, ...],
+        store: ObjectStore,
+        rules: ObjectRules | None = None,
     ) -> None:
         self.spec = spec
         self.file_name = file_name
         self.store = store
+        self.rules = rules
         self.bound = {
             param.column: value
             for param, value in zip(spec.ess_job.parameters, parameters, strict=False)
@@ -116,22 +142,42 @@ class ObjectImport:
         except LoadError as exc:
             return Result(ERROR, [f"Load failed: {exc}. Nothing was imported."])
         result = Result(ERROR)
-        accepted: list[StoredRow] = []
+        rejections: Rejections = {}
+        candidates: dict[str, list[Candidate]] = {}
         with lock:
             for file in self.spec.files:
-                linked = self._linked_keys(file, accepted)
+                linked = self._linked_keys(file, candidates.get(self.spec.csv_file, []))
+                passed = candidates.setdefault(file.csv_file, [])
                 for number, fields in enumerate(files.get(file.csv_file, []), start=1):
                     row = {c.name: fields[c.position - 1] for c in file.columns}
                     problem = self._problem(row, file, linked)
                     if problem:
-                        result.rejected.append((file.csv_file, str(number), *problem))
-                        continue
-                    values = {name: value for name, value in row.items() if value}
-                    accepted.append(
-                        StoredRow(self.spec.object_name, file.csv_file, values, request_id, number)
-                    )
+                        rejections[(file.csv_file, number)] = problem
+                    else:
+                        passed.append((number, row))
+            if self.rules is not None:
+                rejections.update(self.rules.judge(candidates, self.store))
+            accepted = [
+                StoredRow(
+                    self.spec.object_name,
+                    csv_file,
+                    {name: value for name, value in row.items() if value},
+                    request_id,
+                    number,
+                )
+                for csv_file, rows in candidates.items()
+                for number, row in rows
+                if (csv_file, number) not in rejections
+            ]
             for row in accepted:
                 self.store.add(row)
+        order = {f.csv_file: i for i, f in enumerate(self.spec.files)}
+        result.rejected = [
+            (csv_file, str(number), *problem)
+            for (csv_file, number), problem in sorted(
+                rejections.items(), key=lambda item: (order[item[0][0]], item[0][1])
+            )
+        ]
         if accepted:
             result.status = WARNING if result.rejected else SUCCEEDED
         codes = Counter(r[2] for r in result.rejected)
@@ -141,16 +187,15 @@ class ObjectImport:
         ]
         return result
 
-    def _linked_keys(self, file: CsvFileSpec, accepted: list[StoredRow]) -> set[str] | None:
-        """For a secondary CSV carrying the primary's first column: the keys it may name."""
+    def _linked_keys(self, file: CsvFileSpec, primary_rows: list[Candidate]) -> set[str] | None:
+        """For a secondary CSV carrying the primary's first column: the keys it may name (the
+        primary rows of this file that passed their checks, and the stored ones)."""
         primary = self.spec.primary
         link = primary.columns[0].name
         if file is primary or link not in {c.name for c in file.columns}:
             return None
         stored = self.store.rows(self.spec.object_name, primary.csv_file)
-        return {
-            r.values.get(link, "") for r in [*stored, *accepted] if r.csv_file == primary.csv_file
-        }
+        return {r.values.get(link, "") for r in stored} | {row[link] for _, row in primary_rows}
 
     def _problem(
         self, row: dict[str, str], file: CsvFileSpec, linked: set[str] | None
@@ -208,12 +253,15 @@ def _rows(data: bytes, file: CsvFileSpec) -> list[list[str]]:
     rows = []
     try:
         for number, fields in enumerate(reader, start=1):
-            if len(fields) != file.field_count:
+            if not fields:
+                raise LoadError(f"line {number} of {file.csv_file} is empty")
+            if len(fields) > file.field_count:
                 raise LoadError(
                     f"line {number} of {file.csv_file} has {len(fields)} fields; "
                     f"the template has {file.field_count}"
                 )
-            rows.append(fields)
+            # TRAILING NULLCOLS: the fields a line stops before are null.
+            rows.append(fields + [""] * (file.field_count - len(fields)))
     except csv.Error:
         raise LoadError(f"line {reader.line_num} of {file.csv_file}: unparseable CSV") from None
     return rows

@@ -162,8 +162,14 @@ class FusionSimulator(LoopbackServer):
         operation = body.get("OperationName")
         if operation in self.mass_additions.operations:
             return self.mass_additions.process(body)
+        if operation == "submitESSJobRequest":
+            work = imports.follow_up_work_for(body, self.objects)
+            request_id = self.jobs.submit(work, b"")
+            return json_response(body | {"ReqstId": request_id}, 201)
         if operation != "importBulkData":
-            known = ", ".join(("importBulkData", *self.mass_additions.operations))
+            known = ", ".join(
+                ("importBulkData", "submitESSJobRequest", *self.mass_additions.operations)
+            )
             raise bad_request(f"OperationName must be one of {known}")
         work = imports.work_for(body, self.books, self.objects)
         request_id = self.jobs.submit(work, imports.document(body))
