@@ -19,9 +19,10 @@ MISCELLANEOUS_ISSUE = "Miscellaneous Issue"
 MISCELLANEOUS_RECEIPT = "Miscellaneous Receipt"
 TRANSACTION_SIGNS: dict[str, int] = {MISCELLANEOUS_ISSUE: -1, MISCELLANEOUS_RECEIPT: 1}
 
-CORPORATE_BOOK = "US CORP"
-TAX_BOOK = "US TAX"
-ASSET_BOOKS: tuple[str, ...] = (CORPORATE_BOOK, TAX_BOOK)
+# The health system's corporate book, and the reference's example book kept as a second one.
+CORPORATE_BOOK = "EHF US CORP"
+EXAMPLE_BOOK = "US CORP"
+ASSET_BOOKS: tuple[str, ...] = (CORPORATE_BOOK, EXAMPLE_BOOK)
 
 MEDICAL_EQUIPMENT = "MEDEQUIP"
 ASSET_CATEGORIES: frozenset[tuple[str, ...]] = frozenset(
