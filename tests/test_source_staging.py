@@ -23,6 +23,7 @@ from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION, hmac_
 from runtime.http import RetryPolicy
 from runtime.phi import PG_SETTING, pseudonymize
 from runtime.posting import Posting
+from runtime.run import TARGET_SETTINGS_ENV
 from runtime.warehouse import Warehouse
 from sandbox import sunrise, touchworks
 from sandbox.canaries import canary_hits
@@ -58,11 +59,18 @@ PATIENT_MODELS = {
     "stg_veradigm__unity_charges": ("raw_veradigm", "unity_charges", "patient_id", "unity"),
 }  # fmt: skip
 SELECTOR_MODELS = {
-    "allscripts_sunrise": 15,  # 6 staging models and the charges' journal chain to Fusion
+    "allscripts_sunrise": 12,  # 3 staging models and the charges' journal chain to Fusion
     "veradigm_touchworks": 3,
     "practice_fusion": 3,
     "veradigm_unity": 2,
 }
+# Sunrise staging models outside the charges' selector (each Fusion object of Sunrise has its own
+# selector, with its marts): built by name.
+SUNRISE_STAGING = (
+    "stg_sunrise__clinicians",
+    "stg_sunrise__supply_consumption",
+    "stg_sunrise__device_assets",
+)
 
 
 # Landing sandbox data --------------------------------------------------------------------------
@@ -108,22 +116,26 @@ def land_unity(warehouse: Warehouse, tmp_path: Path) -> None:
 
 
 # dbt and the warehouse -------------------------------------------------------------------------
-def build(warehouse: Warehouse, work_dir: Path, selector: str) -> DbtOutcome:
-    """`dbt build --selector <selector>` as a pseudonymized domain run does it."""
-    env = warehouse.dbt_env(PHI_KEY) | {
-        "EHRFUSION_PHI_MODE": "pseudonymized",
-        "EHRFUSION_PHI_KEY_VERSION": "v1",
-        "EHRFUSION_LEDGER_ID": "1",
-        "EHRFUSION_LEDGER_NAME": "L",
-        "EHRFUSION_JOURNAL_SOURCE": "S",
-        "EHRFUSION_JOURNAL_CATEGORY": "C",
-        "EHRFUSION_STREAM": "allscripts",
-        "EHRFUSION_DOMAIN": "identity",
-    }
-    Posting(warehouse).ensure()  # what Fusion posted: the Sunrise journal chain reads it
-    outcome = run_dbt(
-        "build", ["--selector", selector, "--indirect-selection", "cautious"], env, work_dir
+def build(warehouse: Warehouse, work_dir: Path, selector: str, *models: str) -> DbtOutcome:
+    """`dbt build --selector <selector>` as a pseudonymized domain run does it, or of `models`
+    by name when `selector` is empty."""
+    env = (
+        warehouse.dbt_env(PHI_KEY)
+        | dict.fromkeys(TARGET_SETTINGS_ENV, "")
+        | {
+            "EHRFUSION_PHI_MODE": "pseudonymized",
+            "EHRFUSION_PHI_KEY_VERSION": "v1",
+            "EHRFUSION_LEDGER_ID": "1",
+            "EHRFUSION_LEDGER_NAME": "L",
+            "EHRFUSION_JOURNAL_SOURCE": "S",
+            "EHRFUSION_JOURNAL_CATEGORY": "C",
+            "EHRFUSION_STREAM": "allscripts",
+            "EHRFUSION_DOMAIN": "identity",
+        }
     )
+    Posting(warehouse).ensure()  # what Fusion posted: the Sunrise journal chain reads it
+    selection = ["--selector", selector] if selector else ["--select", *models]
+    outcome = run_dbt("build", [*selection, "--indirect-selection", "cautious"], env, work_dir)
     assert outcome.success, outcome.errors
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
     return outcome
@@ -187,8 +199,10 @@ def test_source_selectors_build_staging_without_raw_identifiers(warehouse, tmp_p
     work_dir = tmp_path / "work"
 
     outcomes = {selector: build(warehouse, work_dir, selector) for selector in SELECTOR_MODELS}
+    staged = build(warehouse, work_dir, "", *SUNRISE_STAGING)
 
     assert {s: o.models for s, o in outcomes.items()} == SELECTOR_MODELS
+    assert staged.models == len(SUNRISE_STAGING)
     unit_tests = [c.name for c in outcomes["allscripts_sunrise"].checks if c.kind == "unit_test"]
     assert unit_tests == ["stg_sunrise_sfm_overlay_wins_over_the_charge"]
 

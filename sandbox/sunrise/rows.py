@@ -225,6 +225,9 @@ def clinician_rows(seed: int, numbers: pa.Array, last_modified: pa.Array) -> dic
     expiry = pc.add(
         rand.below(key(seed, "clin_expiry"), numbers, 1095), epoch_day(date(2027, 1, 1))
     )
+    # started two to eight years before the row's last change
+    modified_day = pc.divide(pc.cast(last_modified, pa.int64()), US_PER_DAY)
+    tenure = pc.add(rand.below(key(seed, "clin_start"), numbers, 6 * 365), 2 * 365)
     return {
         "clinician_id": ids,
         "npi": _join("1", digits(rand.below(key(seed, "npi"), numbers, 10**9), 9)),
@@ -247,6 +250,7 @@ def clinician_rows(seed: int, numbers: pa.Array, last_modified: pa.Array) -> dic
             DEPARTMENTS.department,
             rand.below(key(seed, "clin_dept"), numbers, len(DEPARTMENTS.department)),
         ),
+        "start_date": dates(pc.subtract(modified_day, tenure)),
         "last_modified": last_modified,
     }
 

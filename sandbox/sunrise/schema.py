@@ -90,6 +90,7 @@ clinicians = sa.Table(
     sa.Column("license_expiry", sa.Date),
     sa.Column("credentialing_status", sa.Text),
     sa.Column("department_code", sa.Text),
+    sa.Column("start_date", sa.Date),
     sa.Column("last_modified", sa.DateTime),
 )
 

@@ -1,5 +1,6 @@
--- Sunrise clinicians with licence and credentialing, renamed. Workforce data, not patient PHI:
--- kept as it is, and never written to a log.
+-- Sunrise clinicians with licence, credentialing and start date, renamed. Workforce data, not
+-- patient PHI: kept as it is, and never written to a log. `landed_on` is the day the
+-- clinician's latest version landed.
 
 with
 
@@ -26,8 +27,10 @@ renamed as (
         source.department_code as department_id,
 
         -- dates
+        source.start_date as started_on,
         source.license_expiry as license_expires_on,
-        source.last_modified as last_modified_at
+        source.last_modified as last_modified_at,
+        {{ landed_on('source._dlt_load_id') }} as landed_on
 
     from source
 
