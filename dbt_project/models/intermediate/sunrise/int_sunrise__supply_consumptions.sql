@@ -1,0 +1,92 @@
+-- Sunrise supply consumptions ready to become inventory transactions: the day the latest
+-- version landed (the Fusion batch), the inventory organization, subinventory, unit and
+-- expense account of the location, the hash of the values Fusion is sent, and why a
+-- consumption cannot go to Fusion (null when it can). The encounter id stays behind: it
+-- identifies a patient stay.
+
+with
+
+consumptions as (
+
+    select * from {{ ref('stg_sunrise__supply_consumption') }}
+
+),
+
+-- The landing day comes from the raw row's load id (the staging model does not carry it).
+landings as (
+
+    select
+        consumption_id,
+        {{ landed_on('_dlt_load_id') }} as batch_date
+
+    from {{ source('allscripts_sunrise', 'supply_consumption') }}
+
+),
+
+locations as (
+
+    select * from {{ ref('inventory_location_crosswalk') }}
+
+),
+
+joined as (
+
+    select
+        -- ids
+        consumptions.consumption_id,
+        cast(consumptions.consumption_id as {{ dbt.type_string() }}) as record_key,
+        nullif(trim(consumptions.item_number), '') as item_number,
+
+        -- dimensions
+        consumptions.location_id,
+        locations.organization_name,
+        locations.subinventory_code,
+        locations.transaction_uom,
+        locations.dst_segment1,
+        locations.dst_segment2,
+        locations.dst_segment3,
+        locations.dst_segment4,
+        locations.dst_segment5,
+        locations.dst_segment6,
+
+        -- amounts
+        consumptions.quantity,
+
+        -- dates
+        cast(consumptions.consumed_at as date) as consumed_on,
+        landings.batch_date,
+
+        -- checks
+        case
+            when locations.location_code is null then 'location not in inventory crosswalk'
+            when nullif(trim(consumptions.item_number), '') is null then 'missing item number'
+            when consumptions.quantity is null then 'missing quantity'
+            when consumptions.consumed_at is null then 'missing consumption date'
+        end as exception_reason
+
+    from consumptions
+
+    inner join landings
+        on consumptions.consumption_id = landings.consumption_id
+
+    left join locations
+        on consumptions.location_id = locations.location_code
+
+),
+
+hashed as (
+
+    select
+        joined.*,
+        md5(
+            coalesce(joined.item_number, '')
+            || '|' || coalesce(joined.location_id, '')
+            || '|' || coalesce(cast(cast(joined.quantity as numeric(18, 4)) as {{ dbt.type_string() }}), '')
+            || '|' || coalesce({{ format_yyyymmdd('joined.consumed_on') }}, '')
+        ) as record_hash
+
+    from joined
+
+)
+
+select * from hashed
