@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +26,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from load.fbdi import WrittenFile, write_fbdi_zip
-from load.formats import FormatSpec
+from load.fbdi import ControlTotals, WrittenCsv, WrittenFile, write_fbdi_zip
+from load.formats import AnySpec, FormatSpec, HdlSpec
+from load.hdl import Rows, write_hdl_zip
 
 MANIFEST_VERSION = 1
 CHAIN_FILE = "manifests.jsonl"
 MANIFEST_SUFFIX = ".manifest.json"
+RECORDS_SUFFIX = ".records.csv"  # record objects: which file line carries which source record
 _LOCK_FILE = ".manifests.lock"
 _BATCH_ID_MAX = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -109,13 +111,15 @@ def canonical_json(document: Mapping[str, Any]) -> bytes:
 def build_manifest(
     batch_id: str,
     scope: Mapping[str, ScopeValue],
-    spec: FormatSpec,
+    spec: AnySpec,
     written: WrittenFile,
     previous_manifest_sha256: str | None,
+    records: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest document for one written zip. Holds no wall-clock time."""
+    """The manifest document for one written zip (and its records file, when the object is
+    sent as records). Holds no wall-clock time."""
     totals = written.control_totals
-    return {
+    return ({"records": records} if records else {}) | {
         "manifest_version": MANIFEST_VERSION,
         "batch_id": batch_id,
         "scope": _normalise_scope(scope),
@@ -145,40 +149,105 @@ def manifest_name(zip_name: str) -> str:
 
 
 def export_batch(
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch] | Mapping[str, Iterable[pa.RecordBatch]],
     spec: FormatSpec,
     outbox_dir: Path,
     batch_id: str,
     scope: Mapping[str, ScopeValue],
     zip_name: str | None = None,
+    records: bytes | None = None,
 ) -> ExportResult:
-    """Write the zip and its manifest into `outbox_dir` and record the batch in the chain.
+    """Write the FBDI zip and its manifest into `outbox_dir` and record the batch in the chain.
 
-    `zip_name` defaults to the spec's pattern. Re-exporting a recorded batch id yields the same
-    manifest bytes, or raises BatchConflictError (leaving the recorded files untouched) when the
-    zip or manifest would differ.
+    `batches` feeds the primary CSV or maps CSV names to their batches. `zip_name` defaults to
+    the spec's pattern. `records` (CSV bytes: file, line, record_key, record_hash, measure) is
+    kept beside the zip for objects sent as records. Re-exporting a recorded batch id yields the
+    same manifest bytes, or raises BatchConflictError (leaving the recorded files untouched)
+    when the zip or manifest would differ.
     """
-    outbox_dir = Path(outbox_dir)
-    zip_name = zip_name or spec.zip_name(batch_id)
+    return _publish(
+        Path(outbox_dir),
+        batch_id,
+        scope,
+        spec,
+        zip_name or spec.zip_name(batch_id),
+        lambda path: write_fbdi_zip(batches, spec, path),
+        records,
+    )
+
+
+def export_hdl_batch(
+    components: Mapping[str, Rows],
+    spec: HdlSpec,
+    outbox_dir: Path,
+    batch_id: str,
+    scope: Mapping[str, ScopeValue],
+    records: bytes | None = None,
+) -> ExportResult:
+    """export_batch for an HCM Data Loader zip: the `.dat` stands where the CSVs do and the
+    control totals count data lines per component."""
+
+    def write(path: Path) -> WrittenFile:
+        written = write_hdl_zip(components, spec, path)
+        lines = tuple(((name,), count, ()) for name, count in written.lines.items())
+        return WrittenFile(
+            zip_path=written.zip_path,
+            zip_sha256=written.zip_sha256,
+            zip_bytes=written.zip_bytes,
+            files=(
+                WrittenCsv(
+                    written.dat_file,
+                    sum(written.lines.values()),
+                    written.dat_sha256,
+                    written.dat_bytes,
+                ),
+            ),
+            control_totals=ControlTotals(("component",), (), lines),
+        )
+
+    return _publish(
+        Path(outbox_dir), batch_id, scope, spec, spec.zip_name(batch_id), write, records
+    )
+
+
+def records_name(zip_name: str) -> str:
+    """`InvTransactionsInterface_x.zip` -> `InvTransactionsInterface_x.records.csv`."""
+    return f"{Path(zip_name).stem}{RECORDS_SUFFIX}"
+
+
+def _publish(
+    outbox_dir: Path,
+    batch_id: str,
+    scope: Mapping[str, ScopeValue],
+    spec: AnySpec,
+    zip_name: str,
+    write: Callable[[Path], WrittenFile],
+    records: bytes | None,
+) -> ExportResult:
     if Path(zip_name).name != zip_name or not zip_name.endswith(".zip"):
         raise ValueError("zip_name must be a plain file name ending in .zip")
-    staged = outbox_dir / f".staged-{os.getpid()}-{zip_name}"
-    written = write_fbdi_zip(batches, spec, staged)
-    final = dataclasses.replace(written, zip_path=outbox_dir / zip_name)
+    # staged under its own name (HDL checks it) in a folder of this process
+    staging = outbox_dir / f".staged-{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    staged = staging / zip_name
     try:
+        written = write(staged)
+        final = dataclasses.replace(written, zip_path=outbox_dir / zip_name)
         with _chain_lock(outbox_dir):
-            return _record(outbox_dir, batch_id, scope, spec, final, staged)
+            return _record(outbox_dir, batch_id, scope, spec, final, staged, records)
     finally:
         staged.unlink(missing_ok=True)
+        staging.rmdir()
 
 
 def _record(
     outbox_dir: Path,
     batch_id: str,
     scope: Mapping[str, ScopeValue],
-    spec: FormatSpec,
+    spec: AnySpec,
     written: WrittenFile,
     staged: Path,
+    records: bytes | None = None,
 ) -> ExportResult:
     """Under the chain lock: check against the chain, then publish zip, manifest and chain line."""
     entries = read_chain(outbox_dir)
@@ -192,7 +261,14 @@ def _record(
         previous = entries[-1].manifest_sha256 if entries else None
     else:
         previous = entries[index - 1].manifest_sha256 if index > 0 else None
-    manifest = build_manifest(batch_id, scope, spec, written, previous)
+    records_doc = None
+    if records is not None:
+        records_doc = {
+            "name": records_name(written.zip_path.name),
+            "sha256": hashlib.sha256(records).hexdigest(),
+            "bytes": len(records),
+        }
+    manifest = build_manifest(batch_id, scope, spec, written, previous, records_doc)
     data = canonical_json(manifest)
     sha = hashlib.sha256(data).hexdigest()
     manifest_path = outbox_dir / name
@@ -208,10 +284,14 @@ def _record(
         if sha != recorded.manifest_sha256:
             raise BatchConflictError(
                 f"batch {batch_id} was already exported with a different manifest "
-                "(scope, release, object or zip name changed)"
+                "(scope, release, object, zip name or records changed)"
             )
         os.replace(staged, written.zip_path)  # identical bytes; restores a missing zip
+        if records_doc is not None:
+            _atomic_write(outbox_dir / records_doc["name"], records)
     else:
+        if records_doc is not None:
+            _atomic_write(outbox_dir / records_doc["name"], records)
         os.replace(staged, written.zip_path)
         _atomic_write(manifest_path, data)
         _append_chain(outbox_dir, ChainEntry(batch_id, name, sha))

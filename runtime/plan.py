@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from load.manifest import read_chain
-from runtime.config import Config
+from runtime.config import Config, ConfigError
 from runtime.disclosures import record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.gl_models import gl_models
@@ -92,6 +92,11 @@ def plan_domain(
     ctx = DomainContext.open(
         config, tenant_name, stream_name, domain_name, warehouse_override, progress=progress
     )
+    if ctx.domain.fusion is None or not ctx.domain.fusion.is_gl:
+        raise ConfigError(
+            f"tenants.{tenant_name}.streams.{stream_name}.domains.{domain_name}",
+            "plans describe GL journal postings; this domain posts none",
+        )
     plan = Plan(ctx.tenant.name, ctx.stream.name, ctx.domain.name)
     result = ctx.new_result()
     with domain_lock(ctx.warehouse, ctx.stream.name, ctx.domain.name):

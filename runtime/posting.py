@@ -35,7 +35,7 @@ SUBMISSION_COLUMNS = (
 )  # fmt: skip
 QUEUE_COLUMNS = (
     "queue_id", "batch_id", "source_line_id", "journal_name", "line_number", "error_code",
-    "message", "status", "created_at", "resolved_at",
+    "message", "status", "created_at", "resolved_at", "record_key",
 )  # fmt: skip
 
 _DDL = (
@@ -98,6 +98,8 @@ _DDL = (
     created_at timestamp with time zone not null,
     resolved_at timestamp with time zone
 )""",
+    # record objects (inventory, assets, workers) queue records, not journal lines
+    "alter table {schema}.operator_queue add column if not exists record_key text",
 )
 
 
@@ -119,13 +121,20 @@ POSTED_LINES = pa.schema(
 
 @dataclass(frozen=True)
 class QueuedLine:
-    """A line Fusion did not post, with its reason."""
+    """A line Fusion did not post, with its reason (`record_key` for record objects)."""
 
     source_line_id: int | None
     journal_name: str
     line_number: int | None
     error_code: str
     message: str
+    record_key: str | None = None
+
+
+# What Fusion accepted of a batch of record objects: one row per record.
+ACCEPTED_RECORDS = pa.schema(
+    [("record_key", pa.string()), ("record_hash", pa.string()), ("measure", pa.decimal128(18, 4))]
+)
 
 
 def _now() -> datetime:
@@ -189,6 +198,54 @@ class Posting:
             raise ValueError(f"{status!r} is not a terminal submission status")
         now = self.clock()
         posted_rows = _posted_table(batch_id, batch_date, request_id, now, posted)
+        self._finish(batch_id, status, request_id, now, queued, message, posted.num_rows,
+                     ("fusion_posted", posted_rows))  # fmt: skip
+
+    def finish_records(
+        self,
+        batch_id: str,
+        status: str,
+        request_id: str | None,
+        accepted: pa.Table,
+        queued: Sequence[QueuedLine],
+        message: str,
+        batch_date: date,
+    ) -> None:
+        """Record a terminal outcome of a batch of records with the records Fusion accepted (an
+        ACCEPTED_RECORDS table) and queue rows for the others, atomically."""
+        if status not in TERMINAL | {HANDED_OVER}:
+            raise ValueError(f"{status!r} is not a terminal submission status")
+        now = self.clock()
+        stream, domain = self._select(
+            f"select stream, domain from {self.schema}.fusion_submissions where batch_id = %s",
+            (batch_id,),
+        )[0]
+        n = accepted.num_rows
+        rows = pa.table(
+            {
+                "stream": pa.repeat(pa.scalar(stream, pa.string()), n),
+                "domain": pa.repeat(pa.scalar(domain, pa.string()), n),
+                "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
+                "batch_date": pa.repeat(pa.scalar(batch_date, pa.date32()), n),
+                **{name: accepted.column(name) for name in ACCEPTED_RECORDS.names},
+                "accepted_at": pa.repeat(pa.scalar(now, pa.timestamp("us", tz="UTC")), n),
+            }
+        )
+        self._finish(
+            batch_id, status, request_id, now, queued, message, n, ("fusion_records", rows)
+        )
+
+    def _finish(
+        self,
+        batch_id: str,
+        status: str,
+        request_id: str | None,
+        now: datetime,
+        queued: Sequence[QueuedLine],
+        message: str | None,
+        accepted: int,
+        outcome: tuple[str, pa.Table],
+    ) -> None:
         queue_rows = pa.table(
             {
                 "queue_id": pa.array([uuid.uuid4().hex for _ in queued], pa.string()),
@@ -201,23 +258,25 @@ class Posting:
                 "status": pa.array(["open"] * len(queued), pa.string()),
                 "created_at": pa.array([now] * len(queued), pa.timestamp("us", tz="UTC")),
                 "resolved_at": pa.array([None] * len(queued), pa.timestamp("us", tz="UTC")),
+                "record_key": pa.array([q.record_key for q in queued], pa.string()),
             }
         )
+        table, rows = outcome
         self._ensure()
         with self.warehouse.connect() as con:
             cur = self._transaction(con)
-            for table in ("fusion_posted", "operator_queue"):
+            for cleared in (table, "operator_queue"):
                 self._run(
-                    cur, f"delete from {self.schema}.{table} where batch_id = %s", (batch_id,)
+                    cur, f"delete from {self.schema}.{cleared} where batch_id = %s", (batch_id,)
                 )
-            self._insert(con, "fusion_posted", posted_rows)
+            self._insert(con, table, rows)
             self._insert(con, "operator_queue", queue_rows)
             self._run(
                 cur,
                 f"update {self.schema}.fusion_submissions set status = %s, request_id = %s, "
                 "lines_posted = %s, lines_rejected = %s, finished_at = %s, message = %s "
                 "where batch_id = %s",
-                (status, request_id, posted.num_rows, len(queued), now, message, batch_id),
+                (status, request_id, accepted, len(queued), now, message, batch_id),
             )
 
     # reads -----------------------------------------------------------------------------------

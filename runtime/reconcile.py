@@ -258,7 +258,7 @@ def _gl_domains(tenant: Tenant) -> tuple[str, list[reads.GlDomain]]:
         )
         for stream in tenant.streams.values()
         for domain in stream.domains.values()
-        if domain.enabled and domain.fusion is not None and domain.source in GL_MODELS
+        if domain.enabled and domain.fusion is not None and domain.fusion.is_gl
     ]
     if not found:
         raise ConfigError(f"tenants.{tenant.name}", "no enabled domain posts GL journals")

@@ -255,7 +255,7 @@ def gl_chains(tenant: Tenant) -> tuple[str | None, list[GlModels]]:
         (domain.fusion.ledger_name, GL_MODELS[domain.source])
         for stream in tenant.streams.values()
         for domain in stream.domains.values()
-        if domain.enabled and domain.fusion is not None and domain.source in GL_MODELS
+        if domain.enabled and domain.fusion is not None and domain.fusion.is_gl
     ]
     return (found[0][0] if found else None), [chain for _, chain in found]
 

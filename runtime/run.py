@@ -23,6 +23,12 @@ from extract.pipeline import Landing, LandingJob, land
 from load.formats import FormatSpec, load_spec
 from load.fusion_client import FusionClient, client_for_tenant, fusion_url
 from load.manifest import BatchConflictError, read_chain
+from load.record_submit import (
+    accepted_records,
+    read_record_batch,
+    record_batches,
+    submit_record_batches,
+)
 from load.submit import SubmitResult, read_batch, submit_pending
 from runtime import exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
@@ -35,8 +41,9 @@ from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.posting import HANDED_OVER, Posting
+from runtime.record_export import export_records
 from runtime.run_ledger import RunLedger
-from runtime.targets import target_of
+from runtime.targets import is_record_target, target_of
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -251,15 +258,23 @@ def _run_steps(
         _prepare(ctx, result, feed_days, expect_plan)
     if result.status in ("ok", "export_conflict"):
         _send(ctx, result, fusion)
-    if result.status not in ("quality_gate_failed", "plan_changed"):
+    # record objects carry no patient data: their extract's reads are logged as they land
+    if result.status not in ("quality_gate_failed", "plan_changed") and not _records(ctx):
         ctx.progress("audit: recording PHI reads and disclosures")
         _record_disclosures(ctx, result)
+
+
+def _records(ctx: DomainContext) -> bool:
+    return is_record_target(ctx.domain)
 
 
 def _prepare(
     ctx: DomainContext, result: RunResult, feed_days: list[date] | None, expect_plan: str | None
 ) -> None:
     """Land, build and export: everything before Fusion."""
+    if _records(ctx):
+        _prepare_records(ctx, result, feed_days, expect_plan)
+        return
     if _delivered_today(ctx):
         result.message = (
             f"today's delivery from {ctx.domain.source} is exported; the next lands tomorrow "
@@ -278,6 +293,24 @@ def _prepare(
         )
         return
     _export(ctx, result, days)
+
+
+def _prepare_records(
+    ctx: DomainContext, result: RunResult, feed_days: list[date] | None, expect_plan: str | None
+) -> None:
+    """A record domain sends, each run, the records whose values Fusion does not hold yet, as
+    one new batch; batches already in the outbox are resubmitted as they are, never rebuilt."""
+    for option, given in (("--feed-day", feed_days), ("--expect-plan", expect_plan)):
+        if given is not None:
+            raise ConfigError(option, f"{ctx.domain.fusion.object} domains take no {option}")
+    if not land_and_build(ctx, result):
+        return
+    clock = time.perf_counter()
+    ctx.progress("export: the records Fusion does not hold yet")
+    result.batches = export_records(
+        ctx.warehouse, ctx.tenant.name, ctx.stream.name, ctx.domain, ctx.paths.outbox
+    )
+    _lap(result, "export", clock)
 
 
 def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
@@ -337,6 +370,11 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         return False
     if ctx.domain.fusion is None:
         return True
+    if _records(ctx):
+        result.exceptions_by_reason = _exceptions_by_reason(
+            ctx.warehouse, target_of(ctx.domain).exceptions
+        )
+        return True
     models = gl_models(ctx.domain.source)
     result.exceptions_by_reason = dict(
         ctx.warehouse.query(
@@ -374,6 +412,14 @@ def _delivered_today(ctx: DomainContext) -> bool:
     if ctx.domain.source not in LANDING_DAY_SOURCES:
         return False
     return datetime.now(UTC).date() in set(batch_feed_days(ctx.paths.outbox).values())
+
+
+def _exceptions_by_reason(warehouse: Warehouse, mart: str) -> dict[str, int]:
+    rows = warehouse.query(
+        f"select exception_reason, count(*) from {warehouse.schema('marts')}.{mart} "
+        "group by exception_reason order by exception_reason"
+    )
+    return {reason: int(count) for reason, count in rows}
 
 
 def pending_days(ctx: DomainContext) -> list[date]:
@@ -454,7 +500,8 @@ def _send(ctx: DomainContext, result: RunResult, client: FusionClient | None) ->
 
 def _submit(ctx: DomainContext, result: RunResult, client: FusionClient) -> None:
     """Submit the outbox's pending batches; outcomes add to the run's submission result."""
-    submitted = submit_pending(
+    submit = submit_record_batches if _records(ctx) else submit_pending
+    submitted = submit(
         ctx.warehouse,
         ctx.tenant.name,
         ctx.stream.name,
@@ -471,6 +518,9 @@ def _submit(ctx: DomainContext, result: RunResult, client: FusionClient) -> None
 
 
 def _hand_over(ctx: DomainContext, result: RunResult) -> None:
+    if _records(ctx):
+        _hand_over_records(ctx)
+        return
     posting = Posting(ctx.warehouse)
     manifests = {e.batch_id: e.manifest for e in read_chain(ctx.paths.outbox)}
     for batch in result.batches:
@@ -487,6 +537,26 @@ def _hand_over(ctx: DomainContext, result: RunResult) -> None:
             [],
             "collected from the outbox (no Fusion endpoint)",
             lines.batch_date,
+        )
+
+
+def _hand_over_records(ctx: DomainContext) -> None:
+    """Record every batch of the outbox not handed over yet (a run killed after its export
+    leaves one) as accepted: the state the next run's records compare with."""
+    posting = Posting(ctx.warehouse)
+    for batch_id, manifest in record_batches(ctx.paths.outbox):
+        if posting.submission(batch_id) is not None:
+            continue
+        batch = read_record_batch(ctx.paths.outbox, manifest)
+        posting.start(batch_id, ctx.stream.name, ctx.domain.name, "", len(batch.record_keys))
+        posting.finish_records(
+            batch_id,
+            HANDED_OVER,
+            None,
+            accepted_records(batch, set()),
+            [],
+            "collected from the outbox (no Fusion endpoint)",
+            batch.batch_date,
         )
 
 

@@ -11,15 +11,13 @@ from datetime import datetime
 
 from runtime.cadence import next_due
 from runtime.config import Config, Tenant
-from runtime.gl_models import GL_MODELS
 from runtime.locks import Locked, writer_slot
 from runtime.run_ledger import RunLedger
+from runtime.targets import exceptions_mart
 from runtime.warehouse import Warehouse
 
+
 # The exceptions mart each GL source's held lines land in (finance's worklist).
-EXCEPTION_MARTS = {source: chain.exceptions for source, chain in GL_MODELS.items()}
-
-
 def status(config: Config, now: datetime, warehouse_override: str | None = None) -> list[dict]:
     """One JSON-serialisable row per tenant/stream/domain, in configuration order."""
     rows = []
@@ -44,7 +42,7 @@ def _tenant_rows(tenant: Tenant, warehouse: Warehouse, now: datetime) -> list[di
             last_run = ledger.last_run(stream.name, domain.name)
             last_success = ledger.last_success(stream.name, domain.name)
             due = next_due(domain, tenant.timezone, last_success, now) if domain.enabled else None
-            mart = EXCEPTION_MARTS.get(domain.source)
+            mart = exceptions_mart(domain)
             rows.append(
                 _row(tenant.name, stream.name, domain.name, domain.enabled, domain.cadence)
                 | {

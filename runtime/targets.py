@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from runtime.config import Domain
+from runtime.gl_models import GL_MODELS
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,12 @@ def target_of(domain: Domain) -> Target:
 
 def is_record_target(domain: Domain) -> bool:
     return domain.fusion is not None and not domain.fusion.is_gl
+
+
+def exceptions_mart(domain: Domain) -> str | None:
+    """The mart listing what the domain holds back with reasons (None: a landing domain)."""
+    if domain.fusion is None:
+        return None
+    if domain.fusion.is_gl:
+        return GL_MODELS[domain.source].exceptions
+    return target_of(domain).exceptions

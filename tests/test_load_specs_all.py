@@ -213,10 +213,11 @@ def _fa_batches():
 
 
 def test_partial_spec_refuses_to_write(tmp_path):
-    spec = load_spec("25B", "FaMassAdditions")
-    with pytest.raises(PartialSpecError, match=r"FaMassAdditions\.csv documents 36 of an unknown"):
-        write_fbdi_zip(_fa_batches(), spec, tmp_path / "fa.zip")
-    assert not (tmp_path / "fa.zip").exists()
+    """A partial layout not declared written_as_prefix cannot produce a file for Fusion."""
+    items = load_spec("25B", "EgpSystemItemsInterface")
+    with pytest.raises(PartialSpecError, match=r"EgpSystemItemsInterface"):
+        write_fbdi_zip([], items, tmp_path / "items.zip")
+    assert not (tmp_path / "items.zip").exists()
     ar = load_spec("25B", "RaInterfaceLinesAll")
     with pytest.raises(PartialSpecError, match="43 of 368"):
         write_fbdi_zip([], ar, tmp_path / "ar.zip")
@@ -260,10 +261,10 @@ def test_gaps_in_a_partial_layout_are_empty_fields(tmp_path):
             "dst_segment1": ["101"],
         }
     )
-    written = write_fbdi_zip([batch], spec, tmp_path / "inv.zip", allow_partial=True)
+    written = write_fbdi_zip([batch], spec, tmp_path / "inv.zip")
     with zipfile.ZipFile(io.BytesIO(written.zip_path.read_bytes())) as archive:
         fields = archive.read("InvTransactionsInterface.csv").decode().rstrip("\n").split(",")
-    assert len(fields) == 273
+    assert len(fields) == 145  # the documented prefix; the control file nulls the rest
     filled = {i + 1: v for i, v in enumerate(fields) if v}
     assert filled == {
         1: "M1",

@@ -12,6 +12,7 @@ from dbt.cli.main import dbtRunner
 from runtime.config import PHI_MODES
 from runtime.dbt import PROJECT_DIR, scoped_environment
 from runtime.phi import PhiPolicy, load_restricted_zip3, pseudonymize
+from runtime.run import TARGET_SETTINGS_ENV
 from runtime.warehouse import Warehouse
 from tests.conftest import PHI_KEY
 
@@ -45,16 +46,21 @@ CASES = """
 
 
 def dbt(warehouse: Warehouse, tmp_path: Path, *args: str, mode: str = "pseudonymized"):
-    env = warehouse.dbt_env(PHI_KEY) | {
-        "EHRFUSION_PHI_MODE": mode,
-        "EHRFUSION_PHI_KEY_VERSION": "v4",
-        "EHRFUSION_LEDGER_ID": "1",
-        "EHRFUSION_LEDGER_NAME": "L",
-        "EHRFUSION_JOURNAL_SOURCE": "S",
-        "EHRFUSION_JOURNAL_CATEGORY": "C",
-        "EHRFUSION_STREAM": "epic",
-        "EHRFUSION_DOMAIN": "gl_journal",
-    }
+    unset = dict.fromkeys(TARGET_SETTINGS_ENV, "")  # the target settings this test needs not
+    env = (
+        unset
+        | warehouse.dbt_env(PHI_KEY)
+        | {
+            "EHRFUSION_PHI_MODE": mode,
+            "EHRFUSION_PHI_KEY_VERSION": "v4",
+            "EHRFUSION_LEDGER_ID": "1",
+            "EHRFUSION_LEDGER_NAME": "L",
+            "EHRFUSION_JOURNAL_SOURCE": "S",
+            "EHRFUSION_JOURNAL_CATEGORY": "C",
+            "EHRFUSION_STREAM": "epic",
+            "EHRFUSION_DOMAIN": "gl_journal",
+        }
+    )
     paths = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     paths += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
     with scoped_environment(env):

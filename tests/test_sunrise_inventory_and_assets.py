@@ -42,7 +42,7 @@ UNMAPPED = sorted(world.unmapped_department_ids())[0]
 SUPPLIES = "allscripts_sunrise__supplies"
 DEVICES = "allscripts_sunrise__devices"
 SUPPLY_UNIT_TESTS = {
-    "sunrise_supply_delta_against_earlier_batches",
+    "sunrise_supply_delta_against_accepted_records",
     "sunrise_supply_deltas_become_issues_and_receipts",
 }
 DEVICE_UNIT_TESTS = {"sunrise_device_changed_after_addition_is_never_sent_again"}
@@ -134,7 +134,7 @@ def accept(warehouse: Warehouse, domain: Domain, batch_date: date, records: list
         )
 
 
-def landing_day() -> date:
+def run_day() -> date:
     return datetime.now(UTC).date()
 
 
@@ -202,7 +202,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
     outcome = build(warehouse, work_dir, SUPPLIES, SUPPLY_DOMAIN)
 
     assert {c.name for c in outcome.checks if c.kind == "unit_test"} == SUPPLY_UNIT_TESTS
-    today = landing_day()
+    today = run_day()
     quantities = dict(source.rows("select consumption_id, quantity from supply_consumption"))
     sent = inventory(warehouse)
     held = dict(
@@ -223,7 +223,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
         assert kind == "Miscellaneous Issue" and item.startswith("ITM")
         assert org == f"EHF {facility[locations[consumption]]} Inventory"
         assert subinventory == "CENTRAL"
-        assert (header, line, ref, day) == (int(f"{today:%Y%m%d}"), consumption, f"SC{key}", today)
+        assert (header, line, ref, day) == (1, consumption, f"SC{key}", today)
     columns = {c for (c,) in warehouse.query(
         "select column_name from information_schema.columns where table_schema = %s "
         "and table_name = 'fusion__inv_transactions_sunrise'", (warehouse.schema("marts"),),
@@ -239,8 +239,8 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
             expected = md5(item, location, f"{quantity}.0000", consumed_at[:10].replace("-", ""))
             assert hashes[str(consumption)] == expected
 
-    # Fusion accepted yesterday's batch with every consumption but one (which it accepted in
-    # today's batch, so it does not count for today); then two quantities change at the source.
+    # Fusion accepted yesterday's batch with every consumption but one, which it accepted in an
+    # earlier batch today (that counts too); then two quantities change at the source.
     keys = sorted(hashes)
     same_day, increased, decreased, unchanged = keys[0], keys[1], keys[2], keys[3]
     accepted = [(k, hashes[k], quantities[int(k)]) for k in keys]
@@ -262,9 +262,8 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
     assert deltas == {
         increased: (3.0, -3.0, "Miscellaneous Issue"),
         decreased: (-1.0, 1.0, "Miscellaneous Receipt"),
-        same_day: (quantities[int(same_day)], -quantities[int(same_day)], "Miscellaneous Issue"),
     }
-    assert unchanged not in deltas
+    assert unchanged not in deltas and same_day not in deltas
     held = mart(warehouse, "exceptions__inv_transactions_sunrise", "consumption_id")
     assert sorted(held) == sorted([(unmapped,), (no_item,)])
 
@@ -281,7 +280,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
     assert receipt["TRANSACTION_DATE"].count("/") == 2
     assert receipt["PROCESS_FLAG"] == "1" and receipt["TRANSACTION_MODE"] == "3"
     assert receipt["SOURCE_CODE"] == SOURCE_CODE
-    assert receipt["SOURCE_HEADER_ID"] == f"{today:%Y%m%d}"
+    assert receipt["SOURCE_HEADER_ID"] == "2"  # its second transaction in Fusion
     assert receipt["TRANSACTION_REFERENCE"] == f"SC{decreased}"
     assert receipt["TRANSACTION_UOM"] == "Ea" and receipt["DST_SEGMENT1"].isdigit()
     assert receipt["ORGANIZATION_NAME"].startswith("EHF F0")
@@ -312,7 +311,7 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
     outcome = build(warehouse, work_dir, DEVICES, DEVICE_DOMAIN)
 
     assert {c.name for c in outcome.checks if c.kind == "unit_test"} == DEVICE_UNIT_TESTS
-    today = landing_day()
+    today = run_day()
     assets = {
         row[0]: row[1:]
         for row in source.rows(

@@ -1,7 +1,7 @@
--- The clinicians a batch day sends to Fusion: sendable workers whose values (record_hash)
--- differ from the latest ones Fusion accepted for them in a batch of an earlier day, or that
--- Fusion never accepted. Acceptances of the batch day itself are ignored, so re-exporting a
--- day gives the same records.
+-- The clinicians this run sends to Fusion: sendable workers whose values (record_hash) differ
+-- from the latest ones Fusion accepted for them, or that Fusion never accepted (a rejected
+-- worker is sent again). The values include the assignment status as of the run's day, so a
+-- licence that lapses without any change in Sunrise still suspends the assignment.
 
 with
 
@@ -31,9 +31,7 @@ accepted_before as (
     from workers
 
     inner join records
-        on
-            workers.record_key = records.record_key
-            and workers.batch_date > records.batch_date
+        on workers.record_key = records.record_key
 
 ),
 

@@ -22,11 +22,11 @@ statuses as (
 settings as (
 
     select
-        nullif('{{ env_var("EHRFUSION_SOURCE_SYSTEM_OWNER", "") | replace("'", "''") }}', '')
+        nullif({{ setting_literal('EHRFUSION_SOURCE_SYSTEM_OWNER') }}, '')
             as source_system_owner,
-        nullif('{{ env_var("EHRFUSION_LEGAL_EMPLOYER", "") | replace("'", "''") }}', '')
+        nullif({{ setting_literal('EHRFUSION_LEGAL_EMPLOYER') }}, '')
             as legal_employer_name,
-        nullif('{{ env_var("EHRFUSION_BUSINESS_UNIT", "") | replace("'", "''") }}', '')
+        nullif({{ setting_literal('EHRFUSION_BUSINESS_UNIT') }}, '')
             as business_unit_short_code
 
 ),
@@ -35,8 +35,8 @@ dated as (
 
     select
         clinicians.*,
-        clinicians.landed_on as batch_date,
-        coalesce(clinicians.license_expires_on < clinicians.landed_on, false) as is_license_expired
+        {{ run_day() }} as batch_date,
+        coalesce(clinicians.license_expires_on < {{ run_day() }}, false) as is_license_expired
 
     from clinicians
 

@@ -1,8 +1,6 @@
 {{ config(materialized='table') }}
 
--- What each device's batch does in Fusion Assets, against the mass additions Fusion accepted
--- in earlier batches (a batch is compared only with earlier ones, so exporting a day again
--- gives the same rows):
+-- What each device does in this run's batch, against the mass additions Fusion accepted:
 --   add        never accepted and nothing holds it back;
 --   unchanged  accepted before with the same values: Fusion holds it;
 --   exception  never accepted and held back (exception_reason), or accepted before and
@@ -36,9 +34,7 @@ accepted_before as (
     from assets
 
     inner join records
-        on
-            assets.record_key = records.record_key
-            and assets.batch_date > records.batch_date
+        on assets.record_key = records.record_key
 
 ),
 

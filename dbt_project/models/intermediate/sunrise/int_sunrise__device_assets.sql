@@ -1,5 +1,5 @@
--- Sunrise medical devices ready to become Fusion mass additions: the day the latest version
--- landed (the Fusion batch), the asset category and capitalization threshold of the device
+-- Sunrise medical devices ready to become Fusion mass additions: the run's day (the Fusion
+-- batch), the asset category and capitalization threshold of the device
 -- (asset_category_crosswalk), the company and cost centre of its department on that day
 -- (coa_crosswalk), its MASS_ADDITION_ID (the asset tag's digits), the hash of the values that
 -- define the addition, and why it cannot be added (null when it can).
@@ -9,17 +9,6 @@ with
 assets as (
 
     select * from {{ ref('stg_sunrise__device_assets') }}
-
-),
-
--- The landing day comes from the raw row's load id (the staging model does not carry it).
-landings as (
-
-    select
-        asset_tag,
-        {{ landed_on('_dlt_load_id') }} as batch_date
-
-    from {{ source('allscripts_sunrise', 'device_assets') }}
 
 ),
 
@@ -50,16 +39,13 @@ landed as (
 
     select
         assets.*,
-        landings.batch_date,
+        {{ run_day() }} as batch_date,
         length(assets.asset_tag) = 9
         and substr(assets.asset_tag, 1, 3) = 'AST'
         and translate(substr(assets.asset_tag, 4), '0123456789', '') = ''
         and substr(assets.asset_tag, 4) <> '000000' as is_numbered_tag
 
     from assets
-
-    inner join landings
-        on assets.asset_tag = landings.asset_tag
 
 ),
 

@@ -1,5 +1,5 @@
--- Sunrise supply consumptions ready to become inventory transactions: the day the latest
--- version landed (the Fusion batch), the inventory organization, subinventory, unit and
+-- Sunrise supply consumptions ready to become inventory transactions: the run's day
+-- (the Fusion batch), the inventory organization, subinventory, unit and
 -- expense account of the location, the hash of the values Fusion is sent, and why a
 -- consumption cannot go to Fusion (null when it can). The encounter id stays behind: it
 -- identifies a patient stay.
@@ -9,17 +9,6 @@ with
 consumptions as (
 
     select * from {{ ref('stg_sunrise__supply_consumption') }}
-
-),
-
--- The landing day comes from the raw row's load id (the staging model does not carry it).
-landings as (
-
-    select
-        consumption_id,
-        {{ landed_on('_dlt_load_id') }} as batch_date
-
-    from {{ source('allscripts_sunrise', 'supply_consumption') }}
 
 ),
 
@@ -54,7 +43,7 @@ joined as (
 
         -- dates
         cast(consumptions.consumed_at as date) as consumed_on,
-        landings.batch_date,
+        {{ run_day() }} as batch_date,
 
         -- checks
         case
@@ -65,9 +54,6 @@ joined as (
         end as exception_reason
 
     from consumptions
-
-    inner join landings
-        on consumptions.consumption_id = landings.consumption_id
 
     left join locations
         on consumptions.location_id = locations.location_code

@@ -1,9 +1,8 @@
 {{ config(materialized='table') }}
 
--- What each sendable consumption still changes in Fusion's stock, in its batch: the current
--- quantity minus what Fusion accepted for it in earlier batches (a batch is compared only with
--- earlier ones, so exporting a day again gives the same rows). Zero means Fusion already
--- holds it; the Fusion mart sends the others.
+-- What each sendable consumption still changes in Fusion's stock: the current quantity minus
+-- everything Fusion accepted for it (a rejected transaction is not accepted, so the next run
+-- sends it again). Zero means Fusion already holds it; the Fusion mart sends the others.
 
 with
 
@@ -24,14 +23,13 @@ sent_before as (
 
     select
         consumptions.record_key,
-        sum(records.measure) as sent_quantity
+        sum(records.measure) as sent_quantity,
+        count(*) as sent_transactions
 
     from consumptions
 
     inner join records
-        on
-            consumptions.record_key = records.record_key
-            and consumptions.batch_date > records.batch_date
+        on consumptions.record_key = records.record_key
 
     group by consumptions.record_key
 
@@ -43,7 +41,9 @@ deltas as (
         consumptions.*,
         cast(coalesce(sent_before.sent_quantity, 0) as numeric(18, 4)) as sent_quantity,
         cast(consumptions.quantity - coalesce(sent_before.sent_quantity, 0) as numeric(18, 4))
-            as delta_quantity
+            as delta_quantity,
+        -- the consumption's transactions in Fusion are numbered 1, 2, ... (SOURCE_HEADER_ID)
+        coalesce(sent_before.sent_transactions, 0) + 1 as transaction_number
 
     from consumptions
 

@@ -1,5 +1,5 @@
--- Sunrise supply consumptions for Fusion inventory transaction import, one batch per landing
--- day: what each consumption still changes in Fusion's stock. A consumption Fusion has not
+-- Sunrise supply consumptions for Fusion inventory transaction import, one batch per run: what
+-- each consumption still changes in Fusion's stock. A consumption Fusion has not
 -- seen, or whose quantity went up, is issued (negative quantity); one whose quantity went down
 -- is partly received back (positive quantity). Built only with its batch reconciliation.
 -- depends_on: {{ ref('int_sunrise__supply_reconciliation') }}
@@ -35,7 +35,8 @@ transactions as (
             else 'Miscellaneous Receipt'
         end as transaction_type_name,
         {{ setting_literal('EHRFUSION_INV_SOURCE_CODE') }} as source_code,
-        cast({{ format_yyyymmdd('deltas.batch_date') }} as integer) as source_header_id,
+        -- source line + header: the consumption and its transaction number, unique in Fusion
+        deltas.transaction_number as source_header_id,
         deltas.consumption_id as source_line_id,
         '3' as transaction_mode,
         'SC' || deltas.record_key as transaction_reference,

@@ -1,0 +1,243 @@
+"""Submit batches of record objects (inventory transactions, mass additions, workers) and
+record, record by record, what Fusion accepted.
+
+FBDI batches go through importBulkData and the object's import job, then its follow-up jobs
+(PostMassAdditions); HCM Data Loader batches through a data set named after the batch (so an
+upload whose answer was lost is found again, not repeated). Rejected file lines come back with
+their line numbers; the batch's records file says which record each line carries, so a record
+with any rejected line is queued with the reason and the others are recorded as accepted, with
+the hash and quantity they were sent with (`<tenant>_ops.fusion_records`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+
+from load.formats import AnySpec, HdlSpec
+from load.fusion_client import FusionClient, FusionError, JobTimeout
+from load.manifest import read_chain
+from load.submit import JOB_STATUSES, BatchOutcome, SubmitResult
+from runtime.config import Domain
+from runtime.posting import ACCEPTED_RECORDS, TERMINAL, Posting, QueuedLine
+from runtime.warehouse import Warehouse
+
+DATA_SET_DONE = {"ORA_SUCCESS": "succeeded", "ORA_COMPLETED": "succeeded"}
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """One exported batch of records: its zip, landing day and records file rows."""
+
+    batch_id: str
+    batch_date: date
+    zip_path: Path
+    lines: list[dict]  # file, line, record_key, record_hash, measure
+
+    @property
+    def record_keys(self) -> list[str]:
+        return list(dict.fromkeys(line["record_key"] for line in self.lines))
+
+
+def read_record_batch(outbox: Path, manifest: dict) -> RecordBatch:
+    text = (outbox / manifest["records"]["name"]).read_text(encoding="utf-8")
+    return RecordBatch(
+        batch_id=manifest["batch_id"],
+        batch_date=date.fromisoformat(manifest["scope"]["feed_date"]),
+        zip_path=outbox / manifest["zip"]["name"],
+        lines=list(csv.DictReader(io.StringIO(text))),
+    )
+
+
+def record_batches(outbox: Path) -> list[tuple[str, dict]]:
+    """(batch id, manifest) of every batch in the outbox chain that carries records."""
+    out = []
+    for entry in read_chain(outbox):
+        manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
+        if manifest.get("records"):
+            out.append((entry.batch_id, manifest))
+    return out
+
+
+def accepted_records(batch: RecordBatch, rejected: set[str]) -> pa.Table:
+    """The batch's records outside `rejected`, as an ACCEPTED_RECORDS table."""
+    seen: dict[str, dict] = {}
+    for line in batch.lines:
+        if line["record_key"] not in rejected:
+            seen.setdefault(line["record_key"], line)
+    return pa.table(
+        {
+            "record_key": [r["record_key"] for r in seen.values()],
+            "record_hash": [r["record_hash"] for r in seen.values()],
+            "measure": [Decimal(r["measure"]) if r["measure"] else None for r in seen.values()],
+        },
+        schema=ACCEPTED_RECORDS,
+    )
+
+
+def submit_record_batches(
+    warehouse: Warehouse,
+    tenant: str,
+    stream: str,
+    domain: Domain,
+    outbox: Path,
+    client: FusionClient,
+    spec: AnySpec,
+    progress: Callable[[str], None] = lambda _: None,
+    job_timeout: float = 3600.0,
+) -> SubmitResult:
+    """Submit every record batch of the outbox without a terminal submission, in order."""
+    posting = Posting(warehouse)
+    result = SubmitResult(tenant, stream, domain.name)
+    submitter = _RecordSubmitter(posting, client, spec, domain, stream, job_timeout)
+    for batch_id, manifest in record_batches(outbox):
+        existing = posting.submission(batch_id)
+        batch = read_record_batch(outbox, manifest)
+        if not batch.lines or (existing is not None and existing["status"] in TERMINAL):
+            continue
+        progress(f"submit: {batch_id} ({len(batch.record_keys)} records)")
+        outcome = submitter.submit(batch, existing)
+        progress(f"submit: {batch_id} {outcome.status}")
+        result.batches.append(outcome)
+    return result
+
+
+@dataclass
+class _RecordSubmitter:
+    posting: Posting
+    client: FusionClient
+    spec: AnySpec
+    domain: Domain
+    stream: str
+    job_timeout: float
+
+    @property
+    def hdl(self) -> bool:
+        return isinstance(self.spec, HdlSpec)
+
+    def submit(self, batch: RecordBatch, existing: dict | None) -> BatchOutcome:
+        request_id = existing["request_id"] if existing else None
+        try:
+            if request_id is None and existing is not None and self.hdl:
+                request_id = self._data_set_started(batch)  # the answer to its start was lost
+            if request_id:
+                return self._follow(batch, request_id)
+            if existing is None:
+                self.posting.start(
+                    batch.batch_id, self.stream, self.domain.name, "", len(batch.record_keys)
+                )
+            request_id = self._upload(batch)
+        except FusionError as exc:
+            return self._left_open(batch, request_id, str(exc))
+        self.posting.submitted(batch.batch_id, request_id)
+        try:
+            return self._follow(batch, request_id)
+        except FusionError as exc:
+            return self._left_open(batch, request_id, str(exc))
+
+    def _upload(self, batch: RecordBatch) -> str:
+        data, name = batch.zip_path.read_bytes(), batch.zip_path.name
+        if self.hdl:
+            return self.client.submit_hdl(data, name, batch.batch_id)
+        job = self.spec.ess_job
+        # the reference documents no ParameterList for these import jobs: none is sent
+        parameters = job.parameter_list({}) if job.complete else ""
+        return self.client.import_bulk_data(
+            data, name, self.spec.ucm_document_account, job.name, parameters
+        )
+
+    def _data_set_started(self, batch: RecordBatch) -> str | None:
+        found = self.client.data_sets_named(batch.batch_id)
+        return str(found[-1]["RequestId"]) if found else None
+
+    def _follow(self, batch: RecordBatch, request_id: str) -> BatchOutcome:
+        try:
+            status, rejected = (self._follow_hdl if self.hdl else self._follow_fbdi)(
+                batch, request_id
+            )
+        except JobTimeout as exc:
+            return self._left_open(batch, request_id, str(exc))
+        accepted = accepted_records(batch, set(rejected))
+        message = f"Fusion accepted {accepted.num_rows} of {len(batch.record_keys)} records"
+        if accepted.num_rows and not self.hdl:
+            message += self._follow_up_jobs()
+        if status == "succeeded" and rejected:
+            status = "warning"
+        queued = [
+            QueuedLine(None, "", line, code, text, record_key=key)
+            for key, (line, code, text) in sorted(rejected.items())
+        ]
+        self.posting.finish_records(
+            batch.batch_id, status, request_id, accepted, queued, message, batch.batch_date
+        )
+        return BatchOutcome(
+            batch.batch_id,
+            request_id,
+            status,
+            len(batch.record_keys),
+            accepted.num_rows,
+            len(queued),
+            message,
+        )
+
+    def _follow_fbdi(self, batch: RecordBatch, request_id: str) -> tuple[str, dict]:
+        job_status = self.client.wait_for_job(request_id, self.job_timeout)
+        status = JOB_STATUSES.get(job_status, "error")
+        if status == "error":
+            return status, self._all_rejected(batch, f"JOB_{job_status}", "import job failed")
+        by_line = {(line["file"], int(line["line"])): line["record_key"] for line in batch.lines}
+        primary = batch.lines[0]["file"] if batch.lines else ""
+        rejected = {}
+        for row in self.client.job_log(request_id).rejected:
+            key = by_line.get((row.csv_file or primary, row.line_number))
+            if key is not None:
+                rejected.setdefault(key, (row.line_number, row.error_code, row.message))
+        return status, rejected
+
+    def _follow_hdl(self, batch: RecordBatch, request_id: str) -> tuple[str, dict]:
+        data_set = self.client.wait_for_data_set(request_id, self.job_timeout)
+        code = str(data_set["DataSetStatusCode"])
+        by_line = {int(line["line"]): line["record_key"] for line in batch.lines}
+        rejected = {}
+        for message in self.client.data_set_messages(request_id):
+            if message.get("MessageTypeCode") != "ERROR":
+                continue
+            text = str(message.get("MessageText") or "")
+            if message.get("FileLine") is None:  # the file as a whole failed
+                return "error", self._all_rejected(batch, "HDL_FILE", text)
+            key = by_line.get(int(message["FileLine"]))
+            if key is not None:
+                rejected.setdefault(key, (int(message["FileLine"]), "HDL_LINE", text))
+        status = DATA_SET_DONE.get(code, "warning" if code == "ORA_IN_ERROR" else "error")
+        if status == "error":
+            return status, self._all_rejected(batch, f"HDL_{code}", "data set did not load")
+        return status, rejected
+
+    def _follow_up_jobs(self) -> str:
+        """Submit the object's follow-up jobs (PostMassAdditions) with the domain's settings."""
+        notes = ""
+        settings = {"BookTypeCode": self.domain.fusion.book_type_code or ""}
+        for job in self.spec.follow_up_jobs:
+            request_id = self.client.submit_ess_job(job.name, job.parameter_list(settings))
+            ended = self.client.wait_for_job(request_id, self.job_timeout)
+            notes += f"; {job.name.rsplit(',', 1)[-1]} {request_id} ended {ended}"
+        return notes
+
+    @staticmethod
+    def _all_rejected(batch: RecordBatch, code: str, text: str) -> dict:
+        return {key: (None, code, text) for key in batch.record_keys}
+
+    def _left_open(self, batch: RecordBatch, request_id: str | None, message: str) -> BatchOutcome:
+        text = f"{message}; resolved by the next submission"
+        if self.posting.submission(batch.batch_id) is not None:
+            self.posting.note(batch.batch_id, text)
+        status = "submitted" if request_id else "submitting"
+        return BatchOutcome(batch.batch_id, request_id, status, len(batch.record_keys), 0, 0, text)
