@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo's Fusion is the in-memory simulator, so every demo starts from an empty workspace.
 demo: $(STAMP)
+	rm -rf .ehrfusion
 	$(BIN)/ehrfusion demo
 
 # sqlfluff compiles the dbt project; these placeholders satisfy its env_var() calls.

@@ -31,6 +31,9 @@ from runtime.posting import ACCEPTED_RECORDS, TERMINAL, Posting, QueuedLine
 from runtime.warehouse import Warehouse
 
 DATA_SET_DONE = {"ORA_SUCCESS": "succeeded", "ORA_COMPLETED": "succeeded"}
+# A row Fusion refuses because it holds it already (same source keys or MASS_ADDITION_ID): an
+# upload whose answer was lost, sent again. Fusion holds the record, so it counts as accepted.
+DUPLICATE_RECORD = "EK02"
 
 
 @dataclass(frozen=True)
@@ -191,15 +194,24 @@ class _RecordSubmitter:
     def _follow_fbdi(self, batch: RecordBatch, request_id: str) -> tuple[str, dict]:
         job_status = self.client.wait_for_job(request_id, self.job_timeout)
         status = JOB_STATUSES.get(job_status, "error")
-        if status == "error":
-            return status, self._all_rejected(batch, f"JOB_{job_status}", "import job failed")
         by_line = {(line["file"], int(line["line"])): line["record_key"] for line in batch.lines}
         primary = batch.lines[0]["file"] if batch.lines else ""
-        rejected = {}
+        rejected, held = {}, set()
         for row in self.client.job_log(request_id).rejected:
             key = by_line.get((row.csv_file or primary, row.line_number))
-            if key is not None:
+            if key is None:
+                continue
+            if row.error_code == DUPLICATE_RECORD:
+                held.add(key)
+            else:
                 rejected.setdefault(key, (row.line_number, row.error_code, row.message))
+        if status == "error":  # what the log does not name as held or rejected did not load
+            failed = (None, f"JOB_{job_status}", f"import job {request_id} ended {job_status}")
+            for key in batch.record_keys:
+                if key not in held:
+                    rejected.setdefault(key, failed)
+            if held:
+                status = "warning" if rejected else "succeeded"
         return status, rejected
 
     def _follow_hdl(self, batch: RecordBatch, request_id: str) -> tuple[str, dict]:

@@ -255,3 +255,29 @@ def test_without_a_fusion_endpoint_the_outbox_is_the_hand_over(offline_stream, w
     assert batch["lines"] == 6 * len(handed_over) > 0  # six HDL components per clinician
     code, again = run(config_path, warehouse_arg, "clinicians")
     assert code == 0 and again["export"]["batches"] == []
+
+
+def test_an_upload_whose_answer_was_lost_is_not_posted_twice(stream, warehouse_arg):
+    config_path, _, simulator = stream
+    code, summary = run(config_path, warehouse_arg, "supplies")
+    assert code == 0, summary
+    sent = accepted(config_path, warehouse_arg, "supplies")
+    stored = len(objects(simulator, "InvTransactionsInterface"))
+    # the process died after Fusion took the upload, before the answer was recorded
+    warehouse = warehouse_of(config_path, warehouse_arg)
+    with warehouse.connect() as con:
+        cur = con.cursor()
+        cur.execute(f"delete from {TENANT}_ops.fusion_records")
+        cur.execute(
+            f"update {TENANT}_ops.fusion_submissions set status = 'submitting', "
+            "request_id = null, finished_at = null"
+        )
+
+    code, again = run(config_path, warehouse_arg, "supplies")
+
+    assert code == 0, again
+    [resolved] = again["submit"]["batches"]
+    assert resolved["lines_posted"] == len(sent) and resolved["lines_rejected"] == 0
+    assert accepted(config_path, warehouse_arg, "supplies") == sent
+    assert again["export"]["batches"] == []
+    assert len(objects(simulator, "InvTransactionsInterface")) == stored
