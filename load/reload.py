@@ -39,6 +39,7 @@ from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.posting import TERMINAL, Posting
 from runtime.run import FUSION_ENDPOINT, DomainPaths
+from runtime.targets import is_record_target
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -106,6 +107,11 @@ def reload_batch(
     not terminal, or nothing of it is open; `runtime.locks.Locked` when the domain is busy.
     """
     tenant, stream, domain = config.domain(tenant_name, stream_name, domain_name)
+    if is_record_target(domain):
+        raise ReloadRefused(
+            f"{domain.fusion.object} records Fusion rejected are sent again by the domain's next "
+            "run once the cause is fixed (their queue items close when Fusion accepts them)"
+        )
     if not has_endpoint(tenant, FUSION_ENDPOINT):
         raise ReloadRefused(f"tenant {tenant.name} has no Fusion endpoint to reload into")
     warehouse = Warehouse.for_tenant(tenant, warehouse_override)

@@ -234,6 +234,20 @@ class Posting:
         self._finish(
             batch_id, status, request_id, now, queued, message, n, ("fusion_records", rows)
         )
+        self._resolve_accepted(stream, domain, batch_id)
+
+    def _resolve_accepted(self, stream: str, domain: str, batch_id: str) -> None:
+        """Close the open queue items of the domain's records this batch got accepted."""
+        self._execute(
+            (
+                f"update {self.schema}.operator_queue set status = 'resolved', resolved_at = %s "
+                "where status = 'open' and batch_id <> %s and record_key in "
+                f"(select record_key from {self.schema}.fusion_records where batch_id = %s) "
+                f"and batch_id in (select batch_id from {self.schema}.fusion_submissions "
+                "where stream = %s and domain = %s)",
+                (self.clock(), batch_id, batch_id, stream, domain),
+            )
+        )
 
     def _finish(
         self,

@@ -229,11 +229,21 @@ def test_a_record_fusion_rejects_is_queued_with_its_reason_and_sent_again(stream
     assert len(queued) == rejected and all(key for key, _ in queued)
     assert not {key for key, _ in queued} & set(accepted(config_path, warehouse_arg, "supplies"))
 
+    batch_id = summary["export"]["batches"][0]["batch_id"]
+    reload = ["queue", "reload", "--tenant", TENANT, "--stream", "sunrise", "--domain"]
+    reload += ["supplies", batch_id, "--config", str(config_path)]
+    refused = CliRunner().invoke(main, [*reload, "--warehouse", warehouse_arg])
+    assert refused.exit_code == 9 and "next run" in refused.output.replace("\n", " ")
+
     set_knobs(simulator, disable_combinations=[])
     code, again = run(config_path, warehouse_arg, "supplies")
 
     assert code == 0, again
     assert again["submit"]["totals"]["lines_posted"] == rejected
+    still_open = warehouse.query(
+        f"select count(*) from {TENANT}_ops.operator_queue where status = 'open'"
+    )
+    assert still_open == [(0,)]
 
 
 def disabled_combination() -> str:
