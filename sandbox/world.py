@@ -215,3 +215,52 @@ def emitted_combinations(*, include_unmapped: bool) -> set[tuple[str, str, str]]
 def unmapped_department_ids() -> set[str]:
     """The departments that exist in the EHR but deliberately have no crosswalk rows."""
     return {facility.unmapped.department_id for facility in FACILITIES}
+
+
+# Ambulatory (professional) charges: the ambulatory EHRs bill CPT codes, and each CPT code's
+# revenue goes to one professional-fee revenue account (the EHR-style four-digit account finance
+# keys its crosswalk by). Immunization administration (90471) is billed by the clinics but
+# finance has not mapped it yet: its charges must wait as exceptions, never post to a default.
+PROFESSIONAL_REVENUE: tuple[tuple[str, str], ...] = (
+    ("99203", "4600"),  # office visit, new patient
+    ("99213", "4600"),  # office visit, established patient
+    ("99214", "4600"),
+    ("99395", "4600"),  # preventive visit
+    ("36415", "4610"),  # venipuncture
+    ("80053", "4610"),  # comprehensive metabolic panel
+    ("85025", "4610"),  # complete blood count
+    ("71046", "4620"),  # chest X-ray
+    ("93000", "4630"),  # electrocardiogram
+)
+UNMAPPED_PROFESSIONAL_REVENUE: tuple[tuple[str, str], ...] = (("90471", "4640"),)
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """An ambulatory clinic as its EHR names it: the source system, the location its charges
+    carry (TouchWorks facility code, Practice Fusion practice id; '*' for the one organisation
+    a Unity endpoint serves), the hospital facility (hence Fusion company) it reports under,
+    and a stable clinic number."""
+
+    source_system: str
+    location_id: str
+    facility_id: str
+    number: int
+    name: str
+
+
+CLINICS: tuple[Clinic, ...] = (
+    Clinic("touchworks", "F01", "F01", 1, "ST MARY MAIN CAMPUS PHYSICIAN CLINICS"),
+    Clinic("touchworks", "F02", "F02", 2, "ST MARY NORTH PHYSICIAN CLINICS"),
+    Clinic("touchworks", "F03", "F03", 3, "ST MARY RIVERSIDE PHYSICIAN CLINICS"),
+    Clinic("practice_fusion", "pf1001", "F01", 4, "LAKESIDE FAMILY PRACTICE"),
+    Clinic("practice_fusion", "pf1002", "F02", 5, "NORTHGATE PEDIATRICS"),
+    Clinic("practice_fusion", "pf1003", "F03", 6, "RIVERSIDE INTERNAL MEDICINE"),
+    Clinic("practice_fusion", "pf1004", "F01", 7, "PARKVIEW DERMATOLOGY"),
+    Clinic("unity", "*", "F02", 8, "ST MARY MEDICAL GROUP"),
+)
+
+
+def clinic_company(clinic: Clinic) -> str:
+    """The Fusion company of the facility a clinic reports under."""
+    return next(f.company for f in FACILITIES if f.facility_id == clinic.facility_id)

@@ -5,7 +5,8 @@ The valid segment combinations are the Fusion side of the sandbox health system,
 clinical department, the natural account behind each EHR revenue account, and the
 balance-sheet accounts on cost centre 0000. Beside them, the expense accounts Fusion charges
 without the EHR's revenue feeds knowing them: medical supplies (inventory issues) and
-depreciation (asset distributions) on every clinical cost centre.
+depreciation (asset distributions) on every clinical cost centre; and the ambulatory clinics'
+professional-fee revenue accounts on their own cost centres (CPT-coded charges).
 """
 
 from __future__ import annotations
@@ -93,9 +94,31 @@ def expense_combinations() -> frozenset[str]:
     )
 
 
+def clinic_cost_centre(clinic: world.Clinic) -> str:
+    """An ambulatory clinic's cost centre: 8000 plus ten times its clinic number."""
+    return f"{8000 + 10 * clinic.number:04d}"
+
+
+def ambulatory_combinations() -> frozenset[str]:
+    """The professional-fee revenue accounts of the CPT codes finance has mapped, on every
+    ambulatory clinic's cost centre in its facility's company: where the ambulatory EHRs'
+    charges are credited (their receivables debit the facility's 1200 on 0000)."""
+    accounts = sorted({account for _, account in world.PROFESSIONAL_REVENUE})
+    return frozenset(
+        combination(
+            world.clinic_company(clinic),
+            clinic_cost_centre(clinic),
+            natural_account(account),
+            *_TAIL_SEGMENTS,
+        )
+        for clinic in world.CLINICS
+        for account in accounts
+    )
+
+
 def valid_combinations() -> frozenset[str]:
     """Every valid segment combination of the ledger's chart."""
-    return chart_of_accounts() | expense_combinations()
+    return chart_of_accounts() | expense_combinations() | ambulatory_combinations()
 
 
 @dataclass(frozen=True)
