@@ -1,5 +1,6 @@
 -- TouchWorks ambulatory charges. The patient id becomes the form the domain's phi_mode keeps
--- inside the warehouse (phi_identifier) plus the keyed patient pseudonym.
+-- inside the warehouse (phi_identifier) plus the keyed patient pseudonym. `landed_on` is the
+-- UTC day the charge's latest version landed.
 
 with
 
@@ -32,7 +33,9 @@ renamed as (
 
         -- dates
         source.service_date,
-        source.post_date
+        source.post_date,
+        -- the day the charge's latest version landed: its Fusion batch
+        {{ landed_on('source._dlt_load_id') }} as landed_on
 
     from source
 

@@ -32,7 +32,9 @@ renamed as (
 
         -- dates
         source.service_date,
-        source.updated_at
+        source.updated_at,
+        -- the day the charge's latest version landed: its Fusion batch
+        {{ landed_on('source._dlt_load_id') }} as landed_on
 
     from source
 

@@ -29,7 +29,9 @@ renamed as (
 
         -- dates
         source.service_date,
-        source.changed_at
+        source.changed_at,
+        -- the day the charge's latest version landed: its Fusion batch
+        {{ landed_on('source._dlt_load_id') }} as landed_on
 
     from source
 

@@ -1,0 +1,78 @@
+-- Charges of the Unity organisation as journal entries in the journal chain's line shape
+-- (macros/journal/): one entry per charge, debit the patient receivables of the facility the
+-- organisation reports under, credit the revenue account the charge's CPT code maps to
+-- (cpt_gl_crosswalk; a Unity endpoint serves one organisation, so its rows carry location '*'),
+-- both for the charge's amount. A charge with status 'voided' is voided: what posted for it is
+-- taken back. Unity has no posting date: the entry is dated on the day the charge was last
+-- entered or changed (changed_at, UTC), and its batch is the day that version landed. Charge
+-- ids are strings: the numeric line id is the first 60 bits of md5(<charge id>), twice, plus
+-- the side (tested unique).
+
+with
+
+charges as (
+
+    select
+        *,
+        {% if target.type == 'postgres' -%}
+            ('x' || substr(md5(charge_id), 1, 15))::bit(60)::bigint
+        {%- else -%}
+            cast('0x' || substr(md5(charge_id), 1, 15) as bigint)
+        {%- endif %} as charge_key
+
+    from {{ ref('stg_veradigm__unity_charges') }}
+
+),
+
+-- Side 0 debits the patient receivables (the EHR's AR account 1200, mapped by the COA
+-- crosswalk's facility-wide row); side 1 credits the CPT code's revenue account.
+sides as (
+
+    select 0 as side
+    union all
+    select 1 as side
+
+),
+
+lines as (
+
+    select
+        charges.charge_key * 2 + sides.side as source_line_id,
+        'UNITY-' || charges.charge_id as journal_id,
+        sides.side,
+        charges.charge_key as source_transaction_id,
+        cast(null as {{ dbt.type_string() }}) as hospital_account_reference,
+        charges.patient_reference,
+        charges.patient_pseudonym,
+        'PB' as billing_system,
+        'CHARGE' as transaction_type,
+        cast(null as {{ dbt.type_string() }}) as source_facility_id,
+        '*' as location_id,
+        charges.cpt_code,
+        case when sides.side = 0 then '1200' else charges.cpt_code end as source_account,
+        cast(null as {{ dbt.type_string() }}) as revenue_code,
+        'USD' as currency_code,
+        case
+            when sides.side = 0 then 'UNITY CHARGE AR'
+            else 'UNITY CHARGE REV CPT ' || coalesce(charges.cpt_code, '-')
+        end as line_description,
+        case when lower(charges.charge_status) = 'voided' then 'VOIDED' else 'ACTIVE' end
+            as record_status,
+        coalesce(lower(charges.charge_status) = 'voided', false) as is_voided,
+        cast(null as {{ dbt.type_string() }}) as source_file,
+        cast(null as {{ dbt.type_string() }}) as debit_amount_text,
+        cast(null as {{ dbt.type_string() }}) as credit_amount_text,
+        case when sides.side = 0 then charges.amount end as debit_amount,
+        case when sides.side = 1 then charges.amount end as credit_amount,
+        case when charges.amount is null then 'missing' else 'ok' end as amount_status,
+        cast(charges.changed_at as date) as feed_date,
+        charges.landed_on as delivered_on,
+        cast(charges.changed_at as date) as accounting_date
+
+    from charges
+
+    cross join sides
+
+)
+
+select * from lines

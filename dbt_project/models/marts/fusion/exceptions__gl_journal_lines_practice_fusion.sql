@@ -1,0 +1,1 @@
+{{ journal_exceptions(ref('int_practice_fusion__journal_lines_validated')) }}
