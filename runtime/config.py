@@ -38,8 +38,14 @@ SOURCES = tuple(SOURCE_PHI_MODES)
 SOURCE_OBJECTS = {
     "epic_resolute_journal": ("GlInterface",),
     "allscripts_sunrise": ("GlInterface", "InvTransactionsInterface", "FaMassAdditions", "Worker"),
+    "veradigm_touchworks": ("GlInterface",),
+    "practice_fusion": ("GlInterface",),
+    "veradigm_unity": ("GlInterface",),
 }
 FUSION_SOURCES = tuple(SOURCE_OBJECTS)
+# Sources whose domains may also leave the `fusion:` block out: landing domains (the data is
+# landed and modelled with its tests, nothing is exported).
+LANDING_OPTIONAL_SOURCES = ("veradigm_touchworks", "practice_fusion", "veradigm_unity")
 # The `fusion:` settings each object needs besides object and release (all required).
 OBJECT_SETTINGS = {
     "GlInterface": ("ledger_id", "ledger_name", "journal_source", "journal_category"),
@@ -237,6 +243,8 @@ def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
                 f"{source} has no Fusion mart yet; remove the block (the domain lands and models "
                 "its data)",
             )
+        return None
+    if source in LANDING_OPTIONAL_SOURCES and "fusion" not in domain.data:
         return None
     r = domain.mapping("fusion")
     obj = r.get("object", str, choices=SOURCE_OBJECTS[source])

@@ -50,6 +50,33 @@ GL_MODELS = {
         review="exceptions__gl_closed_period_corrections_sunrise",
         recon="recon__gl_journal_daily_sunrise",
     ),
+    "veradigm_touchworks": GlModels(
+        posted="stg_ops__touchworks_posted_lines",
+        validated="int_touchworks__journal_lines_validated",
+        deltas="int_touchworks__journal_line_deltas",
+        gl_interface="fusion__gl_interface_touchworks",
+        exceptions="exceptions__gl_journal_lines_touchworks",
+        review="exceptions__gl_closed_period_corrections_touchworks",
+        recon="recon__gl_journal_daily_touchworks",
+    ),
+    "practice_fusion": GlModels(
+        posted="stg_ops__practice_fusion_posted_lines",
+        validated="int_practice_fusion__journal_lines_validated",
+        deltas="int_practice_fusion__journal_line_deltas",
+        gl_interface="fusion__gl_interface_practice_fusion",
+        exceptions="exceptions__gl_journal_lines_practice_fusion",
+        review="exceptions__gl_closed_period_corrections_practice_fusion",
+        recon="recon__gl_journal_daily_practice_fusion",
+    ),
+    "veradigm_unity": GlModels(
+        posted="stg_ops__unity_posted_lines",
+        validated="int_unity__journal_lines_validated",
+        deltas="int_unity__journal_line_deltas",
+        gl_interface="fusion__gl_interface_unity",
+        exceptions="exceptions__gl_journal_lines_unity",
+        review="exceptions__gl_closed_period_corrections_unity",
+        recon="recon__gl_journal_daily_unity",
+    ),
 }
 
 

@@ -49,9 +49,11 @@ from runtime.warehouse import Warehouse
 Progress = Callable[[str], None]
 FUSION_ENDPOINT = "fusion"
 LANDINGS = "landings.jsonl"  # per domain work folder: one manifest line per extract
-# Database sources whose journal lines are batched by the day their rows land (no delivery
-# files to batch by).
-LANDING_DAY_SOURCES = frozenset({"allscripts_sunrise"})
+# Database and API sources whose journal lines are batched by the day their rows land (no
+# delivery files to batch by).
+LANDING_DAY_SOURCES = frozenset(
+    {"allscripts_sunrise", "veradigm_touchworks", "practice_fusion", "veradigm_unity"}
+)
 
 
 @dataclass

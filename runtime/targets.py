@@ -49,6 +49,9 @@ TARGETS: dict[tuple[str, str | None], Target] = {
     ("allscripts_sunrise", "GlInterface"): Target(
         "allscripts_sunrise", ("charge_detail", "encounters", "sfm_charge_overlay")
     ),
+    ("veradigm_touchworks", "GlInterface"): Target("veradigm_touchworks"),
+    ("practice_fusion", "GlInterface"): Target("practice_fusion"),
+    ("veradigm_unity", "GlInterface"): Target("veradigm_unity"),
     ("allscripts_sunrise", "InvTransactionsInterface"): Target(
         "allscripts_sunrise__supplies",
         ("supply_consumption",),
