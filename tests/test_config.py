@@ -150,7 +150,11 @@ def test_a_landing_domain_needs_no_fusion_block_and_lists_its_practices(config_p
         ({"practices": []}, "practices", "list the Practice Fusion practice ids"),
         ({"practices": ["PF 1001"]}, "practices", "list the Practice Fusion practice ids"),
         ({"source": "veradigm_unity", "endpoint": "u"}, "practices", "only for source"),
-        ({"fusion": {"object": "GlInterface"}}, "fusion", "has no Fusion mart yet"),
+        (
+            {"source": "dbmotion_identity", "practices": None, "fusion": {"object": "GlInterface"}},
+            "fusion",
+            "has no Fusion mart yet",
+        ),
     ],
 )
 def test_landing_domain_mistakes_are_named(config_path, values, key, says):

@@ -60,9 +60,10 @@ PATIENT_MODELS = {
 }  # fmt: skip
 SELECTOR_MODELS = {
     "allscripts_sunrise": 12,  # 3 staging models and the charges' journal chain to Fusion
-    "veradigm_touchworks": 3,
-    "practice_fusion": 3,
-    "veradigm_unity": 2,
+    # staging and the charges' journal chain (CPT crosswalk) to Fusion
+    "veradigm_touchworks": 12,
+    "practice_fusion": 12,
+    "veradigm_unity": 11,
 }
 # Sunrise staging models outside the charges' selector (each Fusion object of Sunrise has its own
 # selector, with its marts): built by name.
