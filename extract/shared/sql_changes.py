@@ -474,10 +474,10 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
                 yield gone
     sync.control_totals = {column: str(total) for column, total in totals.items()}
     state.update(cursor=to, mechanism=mechanism.name)
-    if edge:
-        edge.save(state)
-    else:
+    if edge is None:
         state.pop("edge", None)
+    elif query is not None:  # a run that read nothing keeps the window's rows it remembers
+        edge.save(state)
     yield _marked(_sync_record(source.name, sync), SYNC_LOG)
 
 
