@@ -94,7 +94,8 @@ class Warehouse:
             "EHRFUSION_PG_USER": params.get("user", ""),
             "EHRFUSION_PG_DBNAME": params.get("dbname", ""),
             "DBT_ENV_SECRET_EHRFUSION_PG_PASSWORD": params.get("password", ""),
-            "PGOPTIONS": f"-c {PG_SETTING}={phi_key}",
+            # dates taken from timestamps are UTC days whatever the server's time zone
+            "PGOPTIONS": f"-c {PG_SETTING}={phi_key} -c TimeZone=UTC",
         }
         return env
 
