@@ -1,7 +1,8 @@
 -- Sunrise charges as journal entries in the journal chain's line shape (macros/journal/): one
 -- entry per charge, debit AR at the facility, credit revenue at the charge's department and
 -- account, both for the SFM-adjusted amount. A credited charge is voided (what posted for it
--- is taken back). The entry's batch is the day the charge's latest version landed.
+-- is taken back), and so is a charge deleted in Sunrise (its tombstone): never posted, it sends
+-- nothing. The entry's batch is the day the charge's latest version (or its delete) landed.
 
 with
 
@@ -14,6 +15,7 @@ charges as (
 encounters as (
 
     select * from {{ ref('stg_sunrise__encounters') }}
+    where not is_deleted
 
 ),
 
@@ -65,8 +67,10 @@ lines as (
             when sides.side = 0 then 'SUNRISE CHARGE AR'
             else 'SUNRISE CHARGE REV ' || coalesce(entries.revenue_code, entries.source_account)
         end as line_description,
-        case when entries.is_credit then 'VOIDED' else 'ACTIVE' end as record_status,
-        entries.is_credit as is_voided,
+        case when entries.is_credit or entries.is_deleted then 'VOIDED' else 'ACTIVE' end
+            as record_status,
+        entries.is_credit or entries.is_deleted as is_voided,
+        entries.is_deleted,
         cast(null as {{ dbt.type_string() }}) as source_file,
         cast(null as {{ dbt.type_string() }}) as debit_amount_text,
         cast(null as {{ dbt.type_string() }}) as credit_amount_text,

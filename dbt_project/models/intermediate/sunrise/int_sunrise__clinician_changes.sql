@@ -1,6 +1,7 @@
 -- The clinicians this run sends to Fusion: sendable workers whose values (record_hash) differ
 -- from the latest ones Fusion accepted for them, or that Fusion never accepted (a rejected
--- worker is sent again). The values include the assignment status as of the run's day, so a
+-- worker is sent again). A clinician deleted in Sunrise is never sent: terminating a worker is
+-- HR's decision (the review list names them). The values include the assignment status as of the run's day, so a
 -- licence that lapses without any change in Sunrise still suspends the assignment.
 
 with
@@ -8,7 +9,7 @@ with
 workers as (
 
     select * from {{ ref('int_sunrise__clinician_workers') }}
-    where unsendable_reason is null
+    where unsendable_reason is null and not coalesce(is_deleted, false)
 
 ),
 

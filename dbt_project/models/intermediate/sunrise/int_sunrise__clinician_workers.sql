@@ -3,7 +3,8 @@
 -- it cannot be sent where it cannot. The assignment status comes from the credentialing status
 -- through seeds/clinician_assignment_status.csv; a licence expired before the batch day wins
 -- (LICENSE_EXPIRED). Settings are the domain's Fusion target (empty -> null, which the marts'
--- tests refuse).
+-- tests refuse). Clinicians deleted in Sunrise are kept (is_deleted): they are never sent, and
+-- the review list names those Fusion holds.
 
 with
 
@@ -83,6 +84,8 @@ workers as (
         mapped.license_expires_on,
         mapped.is_license_expired,
         mapped.is_status_mapped,
+        mapped.is_deleted,
+        mapped.deleted_at,
 
         -- source keys, one per component
         settings.source_system_owner,

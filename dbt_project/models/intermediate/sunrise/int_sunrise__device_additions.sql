@@ -5,7 +5,9 @@
 --   unchanged  accepted before with the same values: Fusion holds it;
 --   exception  never accepted and held back (exception_reason), or accepted before and
 --              changed since ('changed after addition': finance adjusts the asset in Fusion,
---              it is never sent again).
+--              it is never sent again) or deleted in Sunrise since ('deleted in Sunrise after
+--              addition': retiring the asset is finance's decision, never automatic);
+--   deleted    deleted in Sunrise before Fusion accepted it: nothing to send or review.
 
 with
 
@@ -55,13 +57,17 @@ outcomes as (
         assets.*,
         latest_accepted.accepted_hash,
         case
+            when latest_accepted.record_key is null and assets.is_deleted then 'deleted'
             when latest_accepted.record_key is null and assets.exception_reason is null then 'add'
             when latest_accepted.record_key is null then 'exception'
+            when assets.is_deleted then 'exception'
             when latest_accepted.accepted_hash = assets.record_hash then 'unchanged'
             else 'exception'
         end as outcome,
         case
+            when latest_accepted.record_key is null and assets.is_deleted then null
             when latest_accepted.record_key is null then assets.exception_reason
+            when assets.is_deleted then 'deleted in Sunrise after addition'
             when latest_accepted.accepted_hash <> assets.record_hash then 'changed after addition'
         end as outcome_reason
 

@@ -2,7 +2,8 @@
 -- batch), the asset category and capitalization threshold of the device
 -- (asset_category_crosswalk), the company and cost centre of its department on that day
 -- (coa_crosswalk), its MASS_ADDITION_ID (the asset tag's digits), the hash of the values that
--- define the addition, and why it cannot be added (null when it can).
+-- define the addition, and why it cannot be added (null when it can). Devices deleted in Sunrise
+-- are kept (is_deleted): the additions model decides what that means against Fusion.
 
 with
 
@@ -59,6 +60,8 @@ joined as (
             when landed.is_numbered_tag then cast(substr(landed.asset_tag, 4) as bigint)
         end as mass_addition_id,
         landed.serial_number,
+        landed.is_deleted,
+        landed.deleted_at,
 
         -- dimensions
         landed.asset_description,

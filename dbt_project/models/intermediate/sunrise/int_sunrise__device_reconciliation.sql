@@ -1,4 +1,5 @@
--- Per batch: every device is added, already held by Fusion, or held back as an exception.
+-- Per batch: every device is added, already held by Fusion, held back as an exception, or was
+-- deleted in Sunrise before Fusion accepted it.
 
 with
 
@@ -32,7 +33,8 @@ outcome_counts as (
         batch_date,
         count(case when outcome = 'add' then 1 end) as added_assets,
         count(case when outcome = 'unchanged' then 1 end) as unchanged_assets,
-        count(case when outcome = 'exception' then 1 end) as exception_assets
+        count(case when outcome = 'exception' then 1 end) as exception_assets,
+        count(case when outcome = 'deleted' then 1 end) as deleted_assets
 
     from additions
 
@@ -45,7 +47,8 @@ select
     source_counts.source_assets,
     coalesce(outcome_counts.added_assets, 0) as added_assets,
     coalesce(outcome_counts.unchanged_assets, 0) as unchanged_assets,
-    coalesce(outcome_counts.exception_assets, 0) as exception_assets
+    coalesce(outcome_counts.exception_assets, 0) as exception_assets,
+    coalesce(outcome_counts.deleted_assets, 0) as deleted_assets
 
 from source_counts
 

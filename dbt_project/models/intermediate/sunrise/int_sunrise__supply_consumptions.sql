@@ -1,8 +1,9 @@
 -- Sunrise supply consumptions ready to become inventory transactions: the run's day
 -- (the Fusion batch), the inventory organization, subinventory, unit and
 -- expense account of the location, the hash of the values Fusion is sent, and why a
--- consumption cannot go to Fusion (null when it can). The encounter id stays behind: it
--- identifies a patient stay.
+-- consumption cannot go to Fusion (null when it can). A consumption deleted in Sunrise keeps
+-- its last values with quantity 0: its delta then receives back whatever Fusion accepted for
+-- it. The encounter id stays behind: it identifies a patient stay.
 
 with
 
@@ -38,18 +39,23 @@ joined as (
         locations.dst_segment5,
         locations.dst_segment6,
 
-        -- amounts
-        consumptions.quantity,
+        -- amounts: what is consumed now (nothing once deleted in Sunrise)
+        case when consumptions.is_deleted then 0 else consumptions.quantity end as quantity,
+        consumptions.quantity as consumed_quantity,
 
         -- dates
         cast(consumptions.consumed_at as date) as consumed_on,
         {{ run_day() }} as batch_date,
 
+        -- deletion
+        consumptions.is_deleted,
+        consumptions.deleted_at,
+
         -- checks
         case
             when locations.location_code is null then 'location not in inventory crosswalk'
             when nullif(trim(consumptions.item_number), '') is null then 'missing item number'
-            when consumptions.quantity is null then 'missing quantity'
+            when consumptions.quantity is null and not consumptions.is_deleted then 'missing quantity'
             when consumptions.consumed_at is null then 'missing consumption date'
         end as exception_reason
 

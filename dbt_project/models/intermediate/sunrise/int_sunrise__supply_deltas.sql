@@ -2,7 +2,8 @@
 
 -- What each sendable consumption still changes in Fusion's stock: the current quantity minus
 -- everything Fusion accepted for it (a rejected transaction is not accepted, so the next run
--- sends it again). Zero means Fusion already holds it; the Fusion mart sends the others.
+-- sends it again). Zero means Fusion already holds it; the Fusion mart sends the others. A
+-- consumption deleted in Sunrise has quantity 0: what Fusion accepted comes back.
 
 with
 

@@ -1,8 +1,9 @@
 -- The HR review list of Sunrise clinicians, one row per clinician and reason: licences expired
 -- before the batch day (the assignment goes to Fusion suspended) or expiring within 90 days of
 -- it, credentialing not ACTIVE, and clinicians that cannot be sent to Fusion at all (no last
--- name, no start date, a credentialing status the status seed does not map; `is_held`). Licence
--- numbers stay here, out of the marts sent to Fusion.
+-- name, no start date, a credentialing status the status seed does not map; `is_held`), and
+-- clinicians deleted in Sunrise that Fusion holds (never sent again; whether to terminate the
+-- worker is HR's decision). Licence numbers stay here, out of the marts sent to Fusion.
 
 with
 
@@ -12,41 +13,66 @@ workers as (
 
 ),
 
+live_workers as (
+
+    select * from workers
+    where not is_deleted
+
+),
+
+held_by_fusion as (
+
+    select distinct record_key
+    from {{ ref('stg_ops__fusion_records') }}
+
+),
+
 reasons as (
 
     select
-        workers.record_key,
-        workers.unsendable_reason as exception_reason
-    from workers
-    where workers.unsendable_reason is not null
+        live_workers.record_key,
+        live_workers.unsendable_reason as exception_reason
+    from live_workers
+    where live_workers.unsendable_reason is not null
 
     union all
 
     select
-        workers.record_key,
+        live_workers.record_key,
         'license_expired' as exception_reason
-    from workers
-    where workers.is_license_expired
+    from live_workers
+    where live_workers.is_license_expired
 
     union all
 
     select
-        workers.record_key,
+        live_workers.record_key,
         'license_expiring' as exception_reason
-    from workers
+    from live_workers
     where
-        workers.license_expires_on >= workers.batch_date
-        and workers.license_expires_on <= workers.batch_date + 90
+        live_workers.license_expires_on >= live_workers.batch_date
+        and live_workers.license_expires_on <= live_workers.batch_date + 90
 
     union all
 
     select
-        workers.record_key,
+        live_workers.record_key,
         'credentialing_not_active' as exception_reason
-    from workers
+    from live_workers
     where
-        workers.is_status_mapped
-        and workers.credentialing_status <> 'ACTIVE'
+        live_workers.is_status_mapped
+        and live_workers.credentialing_status <> 'ACTIVE'
+
+    union all
+
+    -- deleted in Sunrise after Fusion accepted the worker; one never accepted needs nothing
+    select
+        workers.record_key,
+        'deleted_in_sunrise' as exception_reason
+    from workers
+    inner join held_by_fusion
+        on workers.record_key = held_by_fusion.record_key
+    where workers.is_deleted
 
 ),
 
@@ -57,7 +83,7 @@ final as (
         reasons.record_key,
         workers.batch_date,
         reasons.exception_reason,
-        workers.unsendable_reason is not null as is_held,
+        workers.unsendable_reason is not null or workers.is_deleted as is_held,
 
         -- clinician
         workers.clinician_id,
@@ -65,6 +91,7 @@ final as (
         workers.last_name,
         workers.first_name,
         workers.started_on,
+        workers.deleted_at,
 
         -- credentials
         workers.credentialing_status,

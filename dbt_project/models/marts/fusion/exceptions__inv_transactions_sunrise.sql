@@ -18,6 +18,7 @@ select
     consumptions.location_id,
     consumptions.quantity,
     consumptions.consumed_on,
+    consumptions.is_deleted,
     consumptions.exception_reason
 
 from consumptions

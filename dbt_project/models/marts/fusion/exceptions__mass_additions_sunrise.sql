@@ -1,7 +1,8 @@
 -- Sunrise medical devices not sent to Fusion Assets, with the reason: held back before their
 -- addition (tag, category, cost, date or department unmapped or missing; below the category's
--- capitalization threshold, which is informational), or changed after Fusion accepted their
--- addition (finance adjusts the asset in Fusion; it is never sent again).
+-- capitalization threshold, which is informational), changed after Fusion accepted their
+-- addition (finance adjusts the asset in Fusion; it is never sent again), or deleted in Sunrise
+-- after their addition (finance decides whether to retire the asset in Fusion).
 
 with
 

@@ -1,7 +1,8 @@
 -- Sunrise supply consumptions for Fusion inventory transaction import, one batch per run: what
 -- each consumption still changes in Fusion's stock. A consumption Fusion has not
 -- seen, or whose quantity went up, is issued (negative quantity); one whose quantity went down
--- is partly received back (positive quantity). Built only with its batch reconciliation.
+-- is partly received back (positive quantity), one deleted in Sunrise wholly. Built only with
+-- its batch reconciliation.
 -- depends_on: {{ ref('int_sunrise__supply_reconciliation') }}
 
 with

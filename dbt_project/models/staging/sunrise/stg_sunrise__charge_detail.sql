@@ -1,6 +1,8 @@
 -- Sunrise charges with the Sunrise Financial Manager overlay applied: where SFM adjusted a
 -- charge, its adjusted amount (and GL account, where it re-coded the charge) win over the
--- charge's own, which stay beside them. `landed_on` is the day the latest of the two landed.
+-- charge's own, which stay beside them; an overlay deleted in Sunrise no longer applies.
+-- `landed_on` is the day the latest of the two landed (an overlay's delete included). Charges
+-- deleted in Sunrise stay with their last values, `is_deleted` set.
 
 with
 
@@ -10,9 +12,22 @@ charges as (
 
 ),
 
+-- the adjustments in force (an adjustment deleted in Sunrise no longer applies)
 overlays as (
 
     select * from {{ ref('stg_sunrise__sfm_charge_overlay') }}
+    where not is_deleted
+
+),
+
+-- when each charge's adjustment last landed, its delete included
+overlay_landings as (
+
+    select
+        charge_id,
+        landed_load_id
+
+    from {{ ref('stg_sunrise__sfm_charge_overlay') }}
 
 ),
 
@@ -31,6 +46,7 @@ renamed as (
         charges.revenue_code,
         charges.charge_status,
         charges.charge_status = 'C' as is_credit,
+        coalesce(charges._deleted, false) as is_deleted,
         overlays.charge_id is not null as is_sfm_adjusted,
         overlays.overlay_reason,
 
@@ -43,13 +59,22 @@ renamed as (
         charges.service_date,
         charges.post_date,
         charges.last_modified as last_modified_at,
+        case
+            when charges._deleted then to_timestamp(cast(charges._dlt_load_id as double precision))
+        end as deleted_at,
         -- the day the charge's latest version (or its overlay's) landed: its Fusion batch
-        {{ landed_on('greatest(charges._dlt_load_id, coalesce(overlays.landed_load_id, charges._dlt_load_id))') }}
-            as landed_on
+        {{
+            landed_on(
+                'greatest(charges._dlt_load_id, '
+                ~ 'coalesce(overlay_landings.landed_load_id, charges._dlt_load_id))'
+            )
+        }} as landed_on
 
     from charges
     left join overlays
         on charges.charge_id = overlays.charge_id
+    left join overlay_landings
+        on charges.charge_id = overlay_landings.charge_id
 
 )
 

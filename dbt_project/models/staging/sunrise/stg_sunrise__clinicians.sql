@@ -1,6 +1,7 @@
 -- Sunrise clinicians with licence, credentialing and start date, renamed. Workforce data, not
 -- patient PHI: kept as it is, and never written to a log. `landed_on` is the day the
--- clinician's latest version landed.
+-- clinician's latest version landed. Clinicians deleted in Sunrise stay with their last values,
+-- `is_deleted` set (`deleted_at`: when the delete landed).
 
 with
 
@@ -25,6 +26,12 @@ renamed as (
         source.license_state,
         source.credentialing_status,
         source.department_code as department_id,
+
+        -- deletion: a row deleted in Sunrise stays as a tombstone with its last values
+        coalesce(source._deleted, false) as is_deleted,
+        case
+            when source._deleted then to_timestamp(cast(source._dlt_load_id as double precision))
+        end as deleted_at,
 
         -- dates
         source.start_date as started_on,

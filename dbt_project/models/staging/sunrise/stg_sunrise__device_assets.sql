@@ -1,4 +1,5 @@
--- Sunrise medical devices, renamed.
+-- Sunrise medical devices, renamed. Devices deleted in Sunrise stay with their last values,
+-- `is_deleted` set (`deleted_at`: when the delete landed).
 
 with
 
@@ -20,6 +21,12 @@ renamed as (
         source.manufacturer,
         source.facility_code as facility_id,
         source.department_code as department_id,
+
+        -- deletion: a row deleted in Sunrise stays as a tombstone with its last values
+        coalesce(source._deleted, false) as is_deleted,
+        case
+            when source._deleted then to_timestamp(cast(source._dlt_load_id as double precision))
+        end as deleted_at,
 
         -- amounts
         source.acquisition_cost,

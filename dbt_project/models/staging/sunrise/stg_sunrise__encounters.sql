@@ -1,5 +1,6 @@
 -- Sunrise encounters. The patient's local MRN is replaced by the form the domain's phi_mode
 -- keeps inside the warehouse (phi_identifier) and by its keyed pseudonym; the name is dropped.
+-- Encounters deleted in Sunrise stay with their last values, `is_deleted` set.
 
 with
 
@@ -21,6 +22,12 @@ renamed as (
 
         -- dimensions
         source.facility_code as facility_id,
+
+        -- deletion: a row deleted in Sunrise stays as a tombstone with its last values
+        coalesce(source._deleted, false) as is_deleted,
+        case
+            when source._deleted then to_timestamp(cast(source._dlt_load_id as double precision))
+        end as deleted_at,
 
         -- dates
         source.admit_date as admission_date,

@@ -1,4 +1,5 @@
--- Supplies consumed on Sunrise encounters, renamed.
+-- Supplies consumed on Sunrise encounters, renamed. Consumptions deleted in Sunrise stay with
+-- their last values, `is_deleted` set (`deleted_at`: when the delete landed).
 
 with
 
@@ -18,6 +19,12 @@ renamed as (
 
         -- dimensions
         source.location_code as location_id,
+
+        -- deletion: a row deleted in Sunrise stays as a tombstone with its last values
+        coalesce(source._deleted, false) as is_deleted,
+        case
+            when source._deleted then to_timestamp(cast(source._dlt_load_id as double precision))
+        end as deleted_at,
 
         -- amounts
         source.quantity,
