@@ -29,7 +29,7 @@ from extract.shared.sql_changes import (
 )
 from runtime.warehouse import Warehouse
 from sandbox.canaries import canary_hits
-from sandbox.sunrise import generate, schema
+from sandbox.sunrise import capture, database, generate, schema
 from sandbox.sunrise.database import sqlite_url
 from tests.conftest import PG_PASSWORD, TENANT
 
@@ -60,7 +60,8 @@ def source_database(kind: str, tmp_path: Path, request) -> str:
 def assert_raw_equals_source(
     url: str, warehouse: Warehouse, layer: str, specs, tables: dict[str, sa.Table]
 ) -> None:
-    """Every column of every row of each table is the same in the source and the raw layer."""
+    """Every column of every row of each table is the same in the source and the raw layer (its
+    live rows, where the table keeps tombstones: then no tombstone's key is in the source)."""
     engine = sa.create_engine(url)
     try:
         for spec in specs:
@@ -71,9 +72,10 @@ def assert_raw_equals_source(
                         table.c[spec.primary_key]
                     )
                 ).all()
+            live = f" where {DELETED} is not true" if spec.tombstones else ""
             raw = warehouse.query(
-                f"select {', '.join(spec.columns)} from {warehouse.schema(layer)}.{spec.name} "
-                f"order by {spec.primary_key}"
+                f"select {', '.join(spec.columns)} from {warehouse.schema(layer)}.{spec.name}"
+                f"{live} order by {spec.primary_key}"
             )
             source_rows = {row[0]: tuple(row) for row in source}
             raw_rows = {row[0]: tuple(row) for row in raw}
@@ -81,6 +83,46 @@ def assert_raw_equals_source(
                          if source_rows.get(k) != raw_rows.get(k)]  # fmt: skip
             assert not differing, f"{spec.name}: {len(differing)} rows differ, e.g. {differing[0]}"
             assert len(raw) == len(source)
+            if spec.tombstones:
+                revived = tombstones(warehouse, layer, spec) & source_rows.keys()
+                assert not revived, f"{spec.name}: {len(revived)} live keys still tombstoned"
+    finally:
+        engine.dispose()
+
+
+def tombstones(warehouse: Warehouse, layer: str, spec) -> set:
+    """The keys of a table's tombstones: rows deleted at the source, kept marked deleted."""
+    relation = f"{warehouse.schema(layer)}.{spec.name}"
+    rows = warehouse.query(f"select {spec.primary_key} from {relation} where {DELETED}")
+    return {key for (key,) in rows}
+
+
+def raw_rows(warehouse: Warehouse, layer: str, spec) -> dict:
+    """key -> the contract's values of every row of a raw table (tombstones included)."""
+    rows = warehouse.query(
+        f"select {', '.join(spec.columns)} from {warehouse.schema(layer)}.{spec.name}"
+    )
+    return {row[0]: tuple(row) for row in rows}
+
+
+def change_sunrise(url: str, table: sa.Table, delete=(), insert: pa.Table | None = None) -> None:
+    """Delete the rows keyed `delete` from a Sunrise stand-in table and insert the rows of
+    `insert`, in one transaction that CDC captures where it is enabled (as Sunrise would)."""
+    key = schema.key_of(table)
+    engine = database.engine_for(url)
+    try:
+        with engine.begin() as conn:
+            tx = capture.Transaction(conn) if capture.enabled(conn) else None
+            before = database.select(conn, table, key, list(delete))
+            database.delete(conn, table, key, list(delete))
+            if insert is not None:
+                database.insert(conn, table, insert)
+            if tx is not None:
+                tx.rows(table.name, capture.DELETE, before)
+                if insert is not None:
+                    tx.rows(table.name, capture.INSERT, insert)
+                moment = datetime(2027, 1, 1)
+                tx.commit(moment, moment)
     finally:
         engine.dispose()
 

@@ -1,11 +1,13 @@
-"""Sunrise through SQL Server CDC: after each mutation batch the raw layer equals the source,
-column for column, on a SQLite and a Postgres source landing in DuckDB and Postgres."""
+"""Sunrise through SQL Server CDC: after each mutation batch the raw layer's live rows equal the
+source, column for column, on a SQLite and a Postgres source landing in DuckDB and Postgres;
+every deleted key stays as a tombstone with its last values until it is inserted again."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -13,8 +15,16 @@ from extract.allscripts.sunrise import TABLES, extract_sunrise
 from runtime.warehouse import Warehouse
 from sandbox.canaries import CANARY_MRNS, canary_hits
 from sandbox.sunrise import Mutation, clean_up_changes, generate, mutate, schema
+from sandbox.sunrise.database import arrow_schema
 from tests.conftest import TENANT
-from tests.test_sql_changes import SOURCES, assert_raw_equals_source, source_database
+from tests.test_sql_changes import (
+    SOURCES,
+    assert_raw_equals_source,
+    change_sunrise,
+    raw_rows,
+    source_database,
+    tombstones,
+)
 
 SEED = 5
 LAYER = "raw_sunrise"
@@ -52,6 +62,7 @@ def test_cdc_keeps_the_raw_layer_equal_to_the_source(source_kind, warehouse, tmp
     patients = {r[0] for r in warehouse.query(f"select patient_id from {raw}.encounters")}
     assert set(CANARY_MRNS) <= patients
 
+    landed = {spec.name: raw_rows(warehouse, LAYER, spec) for spec in TABLES}
     batch = mutate(url, SEED, Mutation(1, inserts=12, updates=10, deletes=6, overlays=6, late=2))
     second = _extract(tmp_path, warehouse, url)
 
@@ -63,6 +74,13 @@ def test_cdc_keeps_the_raw_layer_equal_to_the_source(source_kind, warehouse, tmp
     assert charges.deletes == 6
     assert second.tables["sfm_charge_overlay"].rows == 6
     assert_raw_equals_source(url, warehouse, LAYER, TABLES, BASE)
+    # Deleted keys stay as tombstones with the values they had when they were deleted.
+    for spec in TABLES:
+        buried = tombstones(warehouse, LAYER, spec)
+        assert len(buried) == second.tables[spec.name].deletes, spec.name
+        rows = raw_rows(warehouse, LAYER, spec)
+        assert {k: rows[k] for k in buried} == {k: landed[spec.name][k] for k in buried}
+    assert len(tombstones(warehouse, LAYER, TABLES[0])) == 6
     assert not canary_hits(json.dumps(first.as_dict()) + json.dumps(second.as_dict()))
 
     idle = _extract(tmp_path, warehouse, url)
@@ -73,6 +91,28 @@ def test_cdc_keeps_the_raw_layer_equal_to_the_source(source_kind, warehouse, tmp
         "where table_name = 'charge_detail' order by synced_at"
     )
     assert log == [(True, "initial", 300, 0), (False, None, 24, 6), (False, None, 0, 0)]
+
+
+def test_a_key_inserted_again_replaces_its_tombstone(tmp_path, request):
+    warehouse = Warehouse("duckdb", TENANT, duckdb_path=tmp_path / "warehouse.duckdb")
+    url = source_database("sqlite", tmp_path, request)
+    generate(url, seed=SEED, scale=200, start=date(2026, 10, 1), days=5)
+    _extract(tmp_path, warehouse, url)
+    charges = TABLES[0]
+    landed = raw_rows(warehouse, LAYER, charges)
+    gone = sorted(landed)[:3]
+    change_sunrise(url, schema.charge_detail, delete=gone)
+    assert _extract(tmp_path, warehouse, url).tables["charge_detail"].deletes == 3
+    assert tombstones(warehouse, LAYER, charges) == set(gone)
+
+    again = dict(zip(charges.columns, landed[gone[0]], strict=True)) | {"amount": 1}
+    row = pa.Table.from_pylist([again], schema=arrow_schema(schema.charge_detail))
+    change_sunrise(url, schema.charge_detail, insert=row)
+    report = _extract(tmp_path, warehouse, url)
+
+    assert (report.tables["charge_detail"].rows, report.tables["charge_detail"].deletes) == (1, 0)
+    assert tombstones(warehouse, LAYER, charges) == set(gone[1:])
+    assert_raw_equals_source(url, warehouse, LAYER, TABLES, BASE)
 
 
 def test_changes_already_cleaned_up_resynchronise_the_table(tmp_path, request):
@@ -89,6 +129,11 @@ def test_changes_already_cleaned_up_resynchronise_the_table(tmp_path, request):
     assert (charges.resync, charges.resync_reason) == (True, "behind_retention")
     assert charges.deletes == 5
     assert_raw_equals_source(url, warehouse, LAYER, TABLES, BASE)
+    # The resynchronisation found the deletes by comparing keys: tombstones with landed values.
+    buried = tombstones(warehouse, LAYER, TABLES[0])
+    assert len(buried) == 5
+    assert all(raw_rows(warehouse, LAYER, TABLES[0])[k][9] is not None for k in buried)
+    assert _extract(tmp_path, warehouse, url).tables["charge_detail"].deletes == 0
 
 
 def test_enabling_cdc_after_watermark_reads_resynchronises(tmp_path, request):

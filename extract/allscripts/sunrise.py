@@ -5,6 +5,10 @@ consumption, clinicians and device assets, read through SQL Server CDC or, where
 Sunrise Financial Manager adjustments land as their own table (`sfm_charge_overlay`); the
 staging models apply them ("the SFM-adjusted value wins"). `encounters.patient_id` (the local
 MRN) and `encounters.patient_name` are PHI.
+
+Every table keeps tombstones: a row deleted in Sunrise stays in the raw layer with its last
+values and `_deleted` / `_deleted_at` set, so the models can take back what it caused in Fusion
+(a deleted charge is reversed like a credited one, a deleted consumption received back).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ TABLES: tuple[TableSpec, ...] = (
             ]
         ),
         control_columns=("amount", "quantity"),
+        tombstones=True,
     ),
     TableSpec(
         "encounters",
@@ -67,6 +72,7 @@ TABLES: tuple[TableSpec, ...] = (
                 ("last_modified", _TIME),
             ]
         ),
+        tombstones=True,
     ),
     TableSpec(
         "sfm_charge_overlay",
@@ -81,6 +87,7 @@ TABLES: tuple[TableSpec, ...] = (
             ]
         ),
         control_columns=("adjusted_amount",),
+        tombstones=True,
     ),
     TableSpec(
         "supply_consumption",
@@ -98,6 +105,7 @@ TABLES: tuple[TableSpec, ...] = (
             ]
         ),
         control_columns=("quantity",),
+        tombstones=True,
     ),
     TableSpec(
         "clinicians",
@@ -118,6 +126,7 @@ TABLES: tuple[TableSpec, ...] = (
                 ("last_modified", _TIME),
             ]
         ),
+        tombstones=True,
     ),
     TableSpec(
         "device_assets",
@@ -136,6 +145,7 @@ TABLES: tuple[TableSpec, ...] = (
             ]
         ),
         control_columns=("acquisition_cost",),
+        tombstones=True,
     ),
 )
 

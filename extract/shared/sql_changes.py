@@ -14,8 +14,11 @@ The first run of a table, a cursor below the oldest change the source still hold
 retention, change tracking's minimum valid version), a source that moved behind the cursor
 (a restore) and a change of mechanism resynchronise the table: a full snapshot plus a delete
 for every landed key the source no longer has. Every batch lands with dlt's merge on the
-primary key; a delete is a key with `_deleted` set (dlt's hard-delete hint), so the raw table
-equals the source.
+primary key; a delete is a key with `_deleted` set: dlt's hard-delete hint, so the raw table
+equals the source, or, for a table declared with `tombstones`, a soft flag: the deleted row
+stays with its last values and `_deleted` true (its `_dlt_load_id` is the load that landed
+the delete), so downstream models can undo what the row caused; a re-inserted key replaces
+its tombstone.
 
 Each table's cursor lives in its dlt resource state and commits in the same load as its rows.
 The SQL Server statements sit behind one seam (`SqlServer`); the sandbox's SQLite and Postgres
@@ -63,13 +66,15 @@ class SourceError(Exception):
 @dataclass(frozen=True)
 class TableSpec:
     """One source table: its key, its contract (columns and Arrow types, as landed) and the
-    columns whose sums are reported as control totals."""
+    columns whose sums are reported as control totals. With `tombstones`, a deleted row stays
+    in the raw table with its last values and `_deleted` true instead of being removed."""
 
     name: str
     primary_key: str
     schema: pa.Schema
     control_columns: tuple[str, ...] = ()
     cursor_column: str = "last_modified"
+    tombstones: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -418,7 +423,8 @@ def _select_all(dialect: StandIn, spec: TableSpec) -> sa.Select:
 @dataclass
 class SqlSource:
     """What the table readers of one extract share. `landed_keys` gives the keys a table
-    holds in the raw layer (empty before its first load)."""
+    holds in the raw layer (empty before its first load; live rows only where the table keeps
+    tombstones), `landed_rows` the landed values of some keys (for their tombstones)."""
 
     name: str
     engine: sa.Engine
@@ -427,6 +433,7 @@ class SqlSource:
     store: DeadLetterStore
     report: SqlExtractReport
     chunk_rows: int = CHUNK_ROWS
+    landed_rows: Callable[[TableSpec, pa.Array], list[tuple]] | None = None
 
 
 def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
@@ -468,7 +475,7 @@ def read_table(source: SqlSource, spec: TableSpec) -> Iterator:
         landed = source.landed_keys(spec) if sync.resync or mechanism.compares_keys else []
         if len(landed):
             keep = [*_source_keys(conn, dialect, spec), *upserted]
-            gone = _deletes(spec, landed, keep)
+            gone = _deletes(source, spec, landed, keep)
             sync.deletes += gone.num_rows
             if gone.num_rows:
                 yield gone
@@ -532,16 +539,30 @@ def _source_keys(conn: sa.Connection, dialect: StandIn, spec: TableSpec) -> list
         raise SourceError(f"table {spec.name}: a primary key is not {spec.key_type}") from None
 
 
-def _deletes(spec: TableSpec, landed: pa.Array, keep: list[pa.Array]) -> pa.Table:
-    """Delete markers for the landed keys not in `keep` (the source's keys and this load's)."""
+def _deletes(
+    source: SqlSource, spec: TableSpec, landed: pa.Array, keep: list[pa.Array]
+) -> pa.Table:
+    """Delete markers for the landed keys not in `keep` (the source's keys and this load's):
+    the key alone, or for a table with tombstones the row as it was landed (the key alone
+    where its landed values no longer fit the contract)."""
     kept = pa.chunked_array(keep, spec.key_type).combine_chunks()
     gone = pc.filter(landed, pc.invert(pc.is_in(landed, kept)))
+    markers = []
+    if spec.tombstones and len(gone) and source.landed_rows is not None:
+        rows = [(*row, 1) for row in source.landed_rows(spec, gone)]
+        tombstones, _ = to_arrow(rows, spec)
+        markers.append(tombstones)
+        found = tombstones.column(spec.primary_key)
+        gone = pc.filter(gone, pc.invert(pc.is_in(gone, found)))
     columns = [
         gone if f.name == spec.primary_key else pa.nulls(len(gone), f.type) for f in spec.schema
     ]
-    return pa.Table.from_arrays(
-        [*columns, pa.array([True] * len(gone), pa.bool_())], schema=_landing_schema(spec)
+    markers.append(
+        pa.Table.from_arrays(
+            [*columns, pa.array([True] * len(gone), pa.bool_())], schema=_landing_schema(spec)
+        )
     )
+    return pa.concat_tables(markers)
 
 
 # Rows into Arrow ------------------------------------------------------------------------------
@@ -679,7 +700,9 @@ def connect(url: str, source: str) -> sa.Engine:
 
 
 def _column_hints(spec: TableSpec) -> dict[str, dict]:
-    hints = {DELETED: {"data_type": "bool", "hard_delete": True}}
+    # With tombstones `_deleted` is a plain flag: the delete-insert merge replaces the row by
+    # its tombstone (also on a table landed with the hard-delete hint before).
+    hints = {DELETED: {"data_type": "bool", "hard_delete": not spec.tombstones}}
     for column in spec.schema:
         if pa.types.is_timestamp(column.type) and column.type.tz is None:
             hints[column.name] = {"data_type": "timestamp", "timezone": False, "precision": 6}
@@ -705,7 +728,8 @@ def sql_changes_source(source: SqlSource, specs: Sequence[TableSpec]):
 
 
 def landed_keys(warehouse: Warehouse, dataset: str) -> Callable[[TableSpec], pa.Array]:
-    """The keys a raw table holds (none before its first load)."""
+    """The keys a raw table holds (none before its first load); tombstones are not counted:
+    their keys are deleted already."""
 
     def keys(spec: TableSpec) -> pa.Array:
         exists = warehouse.query(
@@ -717,6 +741,8 @@ def landed_keys(warehouse: Warehouse, dataset: str) -> Callable[[TableSpec], pa.
             return pa.array([], spec.key_type)
         with warehouse.connect() as con:
             sql = f"select {spec.primary_key} from {dataset}.{spec.name}"
+            if spec.tombstones:
+                sql += f" where {DELETED} is not true"
             arrays = [batch.column(0) for batch in warehouse.stream_arrow(con, sql)]
         return (
             pa.chunked_array(arrays, arrays[0].type if arrays else spec.key_type)
@@ -725,6 +751,26 @@ def landed_keys(warehouse: Warehouse, dataset: str) -> Callable[[TableSpec], pa.
         )
 
     return keys
+
+
+def landed_rows(
+    warehouse: Warehouse, dataset: str, batch: int = 1_000
+) -> Callable[[TableSpec, pa.Array], list[tuple]]:
+    """The contract's columns of the landed rows of some keys, as driver rows."""
+
+    def rows(spec: TableSpec, keys: pa.Array) -> list[tuple]:
+        values = keys.to_pylist()
+        found: list[tuple] = []
+        for start in range(0, len(values), batch):
+            part = values[start : start + batch]
+            found += warehouse.query(
+                f"select {', '.join(spec.columns)} from {dataset}.{spec.name} "
+                f"where {spec.primary_key} in ({', '.join(['%s'] * len(part))})",
+                tuple(part),
+            )
+        return found
+
+    return rows
 
 
 def run_sql_source(
@@ -754,6 +800,7 @@ def run_sql_source(
         DeadLetterStore(dead_letter_dir),
         report,
         chunk_rows,
+        landed_rows(warehouse, dataset),
     )
     # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
     dlt.config["load.delete_completed_jobs"] = True
