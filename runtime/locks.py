@@ -50,6 +50,24 @@ def domain_lock(warehouse: Warehouse, stream: str, domain: str) -> Iterator[None
 
 
 @contextlib.contextmanager
+def reference_lock(warehouse: Warehouse) -> Iterator[None]:
+    """Wait for, then hold, the tenant's reference-data lock (the seeds every domain reads):
+    runs of parallel streams load them one at a time. On DuckDB the run's writer slot already
+    makes it exclusive."""
+    if warehouse.kind != "postgres":
+        yield
+        return
+    con = psycopg2.connect(warehouse.dsn)
+    try:
+        con.autocommit = True
+        key = lock_key(warehouse.tenant, "reference", "seeds")
+        con.cursor().execute("select pg_advisory_lock(%s)", (key,))
+        yield
+    finally:
+        con.close()  # ends the session, which releases its advisory locks
+
+
+@contextlib.contextmanager
 def writer_slot(warehouse: Warehouse) -> Iterator[None]:
     """On DuckDB, exclusive use of the warehouse file; a no-op on Postgres.
 

@@ -42,12 +42,16 @@ from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.posting import HANDED_OVER, Posting
 from runtime.record_export import export_records
+from runtime.reference import WITHOUT_SEEDS, ensure_reference_data
 from runtime.run_ledger import RunLedger
 from runtime.targets import is_record_target, target_of
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
 FUSION_ENDPOINT = "fusion"
+# A test runs only when every model it reads is built in this domain (a check that also reads a
+# shared model, e.g. the restricted map, stays with its mart).
+CAUTIOUS = ["--indirect-selection", "cautious"]
 LANDINGS = "landings.jsonl"  # per domain work folder: one manifest line per extract
 # Database and API sources whose journal lines are batched by the day their rows land (no
 # delivery files to batch by).
@@ -349,15 +353,22 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
 
     ctx.progress("transform: dbt build (models and tests)")
     Posting(ctx.warehouse).ensure()
-    result.dbt = run_dbt(
-        "build",
-        # cautious: a test runs only when every model it reads is built in this domain (a
-        # check that also reads a shared model, e.g. the restricted map, stays with its mart)
-        ["--selector", target_of(ctx.domain).selector, "--indirect-selection", "cautious"],
-        dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key),
-        ctx.paths.dbt_work,
-        ctx.config.dbt_project_dir,
+    env = dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key)
+    seeded = ensure_reference_data(
+        ctx.warehouse, env, ctx.paths.dbt_work, ctx.config.dbt_project_dir
     )
+    if seeded is not None and not seeded.success:
+        result.dbt = seeded
+    else:
+        result.dbt = run_dbt(
+            "build",
+            ["--selector", target_of(ctx.domain).selector, *WITHOUT_SEEDS, *CAUTIOUS],
+            env,
+            ctx.paths.dbt_work,
+            ctx.config.dbt_project_dir,
+        )
+        if seeded is not None:
+            result.dbt = seeded.merged_with(result.dbt)
     _lap(result, "transform", clock)
     if not result.dbt.success:
         result.status = "quality_gate_failed"
