@@ -76,37 +76,23 @@ posted_entries as (
 
 ),
 
-line_checks as (
+-- The entry-level facts, one row per entry: its batch, what posted of it before, and the
+-- period the batch day falls in (where a reverse and re-post would be dated).
+entries as (
 
     select
-        mapped.*,
+        entry_batches.journal_id,
         entry_batches.batch_date,
+        posted_entries.posted_before,
         coalesce(posted_entries.posted_before, 0) = 1 as is_posted_entry,
         coalesce(posted_entries.posted_in_closed_period, 0) = 1 as posted_in_closed_period,
         correction_calendar.period_name as correction_period_name,
-        correction_calendar.closing_status as correction_period_status,
-        case
-            when mapped.is_voided then null
-            -- posted in its own batch and not restated since: settled, whatever changed in
-            -- the crosswalk or the calendar afterwards
-            when posted_entries.posted_before = 0 then null
-            when mapped.amount_status = 'missing' then 'missing_amount'
-            when mapped.amount_status = 'non_numeric' then 'non_numeric_amount'
-            when mapped.fusion_company is null then 'unmapped_coa'
-            -- restated after posting: the correction paths below deal with the periods
-            when posted_entries.posted_before = 1 then null
-            when mapped.period_name is null then 'no_gl_period'
-            when mapped.period_status = 'C' then 'closed_period'
-            when mapped.period_status <> 'O' then 'period_not_open'
-        end as line_exception
+        correction_calendar.closing_status as correction_period_status
 
-    from mapped
-
-    inner join entry_batches
-        on mapped.journal_id = entry_batches.journal_id
+    from entry_batches
 
     left join posted_entries
-        on mapped.journal_id = posted_entries.journal_id
+        on entry_batches.journal_id = posted_entries.journal_id
 
     left join calendar as correction_calendar
         on
@@ -115,40 +101,77 @@ line_checks as (
 
 ),
 
+{#- One line's own exception, over `mapped` joined to `entries` (used twice below). -#}
+{%- set line_exception -%}
+        case
+            when mapped.is_voided then null
+            -- posted in its own batch and not restated since: settled, whatever changed in
+            -- the crosswalk or the calendar afterwards
+            when entries.posted_before = 0 then null
+            when mapped.amount_status = 'missing' then 'missing_amount'
+            when mapped.amount_status = 'non_numeric' then 'non_numeric_amount'
+            when mapped.fusion_company is null then 'unmapped_coa'
+            -- restated after posting: the correction paths below deal with the periods
+            when entries.posted_before = 1 then null
+            when mapped.period_name is null then 'no_gl_period'
+            when mapped.period_status = 'C' then 'closed_period'
+            when mapped.period_status <> 'O' then 'period_not_open'
+        end
+{%- endset %}
+
+-- Per entry, from the few columns it needs (one narrow pass: the wide lines are joined once,
+-- below, instead of carried through every step).
 entry_checks as (
 
     select
-        journal_id,
-        sum(case when line_exception is not null then 1 else 0 end) as exception_lines,
-        coalesce(sum(case when not is_voided then debit_amount end), 0)
-        - coalesce(sum(case when not is_voided then credit_amount end), 0) as entry_imbalance,
+        mapped.journal_id,
+        sum(case when ({{ line_exception }}) is not null then 1 else 0 end) as exception_lines,
+        coalesce(sum(case when not mapped.is_voided then mapped.debit_amount end), 0)
+        - coalesce(sum(case when not mapped.is_voided then mapped.credit_amount end), 0)
+            as entry_imbalance,
         max(
-            case when not is_voided and coalesce(period_status, '-') <> 'O' then 1 else 0 end
+            case
+                when not mapped.is_voided and coalesce(mapped.period_status, '-') <> 'O' then 1
+                else 0
+            end
         ) as dated_in_closed_period
 
-    from line_checks
-    group by journal_id
+    from mapped
+
+    inner join entries
+        on mapped.journal_id = entries.journal_id
+
+    group by mapped.journal_id
 
 ),
 
 paths as (
 
     select
-        line_checks.*,
+        mapped.*,
+        entries.batch_date,
+        entries.is_posted_entry,
+        entries.posted_in_closed_period,
+        entries.correction_period_name,
+        entries.correction_period_status,
+{{ line_exception }} as line_exception,
         entry_checks.exception_lines,
         entry_checks.entry_imbalance,
         case
-            when not line_checks.is_posted_entry then 'new'
+            when not entries.is_posted_entry then 'new'
             when
-                line_checks.posted_in_closed_period or entry_checks.dated_in_closed_period = 1
+                entries.posted_in_closed_period or entry_checks.dated_in_closed_period = 1
                 then 'reverse_and_repost'
             else 'correct_in_place'
         end as correction_path
 
-    from line_checks
+    from mapped
+
+    inner join entries
+        on mapped.journal_id = entries.journal_id
 
     inner join entry_checks
-        on line_checks.journal_id = entry_checks.journal_id
+        on mapped.journal_id = entry_checks.journal_id
 
 ),
 
