@@ -26,8 +26,7 @@ lines as (
 
 calendar as (
 
-    select * from {{ ref('gl_period_calendar') }}
-    where ledger_name = {{ setting_literal('EHRFUSION_LEDGER_NAME') }}
+    {{ ledger_calendar_days() }}
 
 ),
 
@@ -76,7 +75,7 @@ gl_interface as (
         on deltas.source_line_id = lines.source_line_id
 
     left join calendar
-        on deltas.accounting_date between calendar.start_date and calendar.end_date
+        on deltas.accounting_date = calendar.calendar_day
 
 )
 

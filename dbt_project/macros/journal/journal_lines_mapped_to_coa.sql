@@ -20,8 +20,7 @@ crosswalk as (
 
 calendar as (
 
-    select * from {{ ref('gl_period_calendar') }}
-    where ledger_name = {{ setting_literal('EHRFUSION_LEDGER_NAME') }}
+    {{ ledger_calendar_days() }}
 
 ),
 
@@ -67,7 +66,7 @@ with_period as (
     from mapped
 
     left join calendar
-        on mapped.accounting_date between calendar.start_date and calendar.end_date
+        on mapped.accounting_date = calendar.calendar_day
 
 )
 

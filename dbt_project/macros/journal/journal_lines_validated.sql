@@ -21,8 +21,7 @@ mapped as (
 
 calendar as (
 
-    select * from {{ ref('gl_period_calendar') }}
-    where ledger_name = {{ setting_literal('EHRFUSION_LEDGER_NAME') }}
+    {{ ledger_calendar_days() }}
 
 ),
 
@@ -70,7 +69,7 @@ posted_entries as (
         on mapped.journal_id = entry_batches.journal_id
 
     left join calendar
-        on posted.accounting_date between calendar.start_date and calendar.end_date
+        on posted.accounting_date = calendar.calendar_day
 
     group by mapped.journal_id
 
@@ -95,9 +94,7 @@ entries as (
         on entry_batches.journal_id = posted_entries.journal_id
 
     left join calendar as correction_calendar
-        on
-            entry_batches.batch_date
-            between correction_calendar.start_date and correction_calendar.end_date
+        on entry_batches.batch_date = correction_calendar.calendar_day
 
 ),
 
