@@ -79,6 +79,9 @@ gl_interface as (
 
 )
 
+-- Stored in batch order: the export reads one batch day at a time, and on DuckDB a table
+-- clustered by batch_date lets each day's read skip the row groups of the other days.
 select * from gl_interface
+order by batch_date
 
 {% endmacro %}
