@@ -11,6 +11,7 @@ validates files from it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -374,8 +375,16 @@ def available_objects(release: str, formats_dir: Path = FORMATS_DIR) -> list[str
 
 
 def load_spec(release: str, object_name: str, formats_dir: Path = FORMATS_DIR) -> AnySpec:
-    """Load and validate `<formats_dir>/<release>/<object_name>.yml` (FBDI or HDL)."""
+    """Load and validate `<formats_dir>/<release>/<object_name>.yml` (FBDI or HDL); the shipped
+    specs are read once per process (they are immutable)."""
+    if formats_dir == FORMATS_DIR:
+        return _shipped_spec(release, object_name)
     return load_spec_file(spec_path(release, object_name, formats_dir))
+
+
+@functools.cache
+def _shipped_spec(release: str, object_name: str) -> AnySpec:
+    return load_spec_file(spec_path(release, object_name, FORMATS_DIR))
 
 
 def load_spec_file(path: Path) -> AnySpec:

@@ -10,6 +10,7 @@ every run would pay for reloading tables that did not change. Domain builds then
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from runtime.locks import reference_lock
 from runtime.warehouse import Warehouse
 
 SEED_ARGS = ["--select", "resource_type:seed", "--indirect-selection", "cautious"]
-# Under the tenant's dbt folder: the seed loads' own target (their checks stay readable beside
-# the last domain build's).
+# Under the tenant's dbt folder: where the last seed load's results are kept, so the finance
+# page shows its checks beside the last domain build's (both share one target folder, hence
+# one parse).
 REFERENCE_DIR = "reference"
+_RESULTS = ("run_results.json", "manifest.json")
 # dbt `build` arguments that leave the seeds to `ensure_reference_data`.
 WITHOUT_SEEDS = ["--exclude", "resource_type:seed"]
 
@@ -55,7 +58,8 @@ def ensure_reference_data(
         loaded = warehouse.query(f"select digest from {table}")
         if loaded and loaded[0][0] == digest:
             return None
-        outcome = run_dbt("build", SEED_ARGS, env, work_dir / REFERENCE_DIR, project_dir)
+        outcome = run_dbt("build", SEED_ARGS, env, work_dir, project_dir)
+        _keep_results(work_dir)
         if outcome.success:
             with warehouse.connect() as con:
                 cur = con.cursor()
@@ -65,3 +69,11 @@ def ensure_reference_data(
                     sql = sql.replace("%s", "?")
                 cur.execute(sql, (digest, datetime.now(UTC)))
         return outcome
+
+
+def _keep_results(work_dir: Path) -> None:
+    kept = work_dir / REFERENCE_DIR / "target"
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in _RESULTS:
+        if (work_dir / "target" / name).is_file():
+            shutil.copyfile(work_dir / "target" / name, kept / name)
