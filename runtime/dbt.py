@@ -43,16 +43,6 @@ class DbtOutcome:
     def failed_checks(self) -> list[DbtCheck]:
         return [c for c in self.checks if c.status not in ("pass", "success")]
 
-    def merged_with(self, later: DbtOutcome) -> DbtOutcome:
-        """This invocation's outcome followed by a later one's, as one build."""
-        return DbtOutcome(
-            success=self.success and later.success,
-            models=self.models + later.models,
-            seeds=self.seeds + later.seeds,
-            checks=self.checks + later.checks,
-            errors=self.errors + later.errors,
-        )
-
 
 @contextlib.contextmanager
 def scoped_environment(values: dict[str, str]):

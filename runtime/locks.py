@@ -50,10 +50,10 @@ def domain_lock(warehouse: Warehouse, stream: str, domain: str) -> Iterator[None
 
 
 @contextlib.contextmanager
-def reference_lock(warehouse: Warehouse) -> Iterator[None]:
-    """Wait for, then hold, the tenant's reference-data lock (the seeds every domain reads):
-    runs of parallel streams load them one at a time. On DuckDB the run's writer slot already
-    makes it exclusive."""
+def reference_lock(warehouse: Warehouse, shared: bool) -> Iterator[None]:
+    """Wait for, then hold, the tenant's reference-data lock (the seeds the domains read):
+    builds that only read seeds hold it shared, a build that loads them exclusively. On DuckDB
+    the run's writer slot already makes every build exclusive."""
     if warehouse.kind != "postgres":
         yield
         return
@@ -61,7 +61,8 @@ def reference_lock(warehouse: Warehouse) -> Iterator[None]:
     try:
         con.autocommit = True
         key = lock_key(warehouse.tenant, "reference", "seeds")
-        con.cursor().execute("select pg_advisory_lock(%s)", (key,))
+        acquire = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+        con.cursor().execute(f"select {acquire}(%s)", (key,))
         yield
     finally:
         con.close()  # ends the session, which releases its advisory locks

@@ -1,30 +1,25 @@
-"""The tenant's reference data: the dbt seeds (crosswalks, period calendar, status maps) every
-domain's models read.
+"""The tenant's reference data: the dbt seeds (crosswalks, period calendar, status maps) the
+domains' models read.
 
-Seeds are loaded, with their tests, only when their content changed since they were last loaded
-for the tenant (a digest kept in `<tenant>_ops.reference_state`), under a tenant-wide lock: runs
-of streams in parallel on Postgres would otherwise replace the same tables at the same time, and
-every run would pay for reloading tables that did not change. Domain builds then exclude seeds.
+A domain build loads its selector's seeds, with their tests, only when the seed files changed
+since that selector last loaded them (a digest per selector in `<tenant>_ops.reference_state`);
+otherwise it excludes seeds, so an unchanged seed costs nothing. Loading takes the tenant's
+reference lock exclusively and builds that only read seeds take it shared: streams running in
+parallel on Postgres never replace a seed table while another build reads or replaces it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.dbt import PROJECT_DIR, DbtOutcome, run_dbt
+from runtime.dbt import PROJECT_DIR, DbtOutcome
 from runtime.locks import reference_lock
 from runtime.warehouse import Warehouse
 
-SEED_ARGS = ["--select", "resource_type:seed", "--indirect-selection", "cautious"]
-# Under the tenant's dbt folder: where the last seed load's results are kept, so the finance
-# page shows its checks beside the last domain build's (both share one target folder, hence
-# one parse).
-REFERENCE_DIR = "reference"
-_RESULTS = ("run_results.json", "manifest.json")
-# dbt `build` arguments that leave the seeds to `ensure_reference_data`.
+# dbt `build` arguments that leave the seeds as they are.
 WITHOUT_SEEDS = ["--exclude", "resource_type:seed"]
 
 
@@ -39,41 +34,58 @@ def seeds_digest(project_dir: Path | None) -> str:
     return digest.hexdigest()
 
 
-def ensure_reference_data(
-    warehouse: Warehouse, env: dict[str, str], work_dir: Path, project_dir: Path | None
-) -> DbtOutcome | None:
-    """Load the seeds and run their tests when their content changed; None when it did not.
-    A failed load is retried by the next run (its digest is not recorded). `work_dir` is the
-    tenant's dbt folder."""
+def build_with_reference_data(
+    warehouse: Warehouse,
+    selector: str,
+    project_dir: Path | None,
+    build: Callable[[list[str]], DbtOutcome],
+) -> DbtOutcome:
+    """Run `build(extra_args)`: with the selector's seeds when they changed since it last
+    loaded them (recorded once the build succeeds), else with WITHOUT_SEEDS."""
     digest = seeds_digest(project_dir)
-    table = f"{warehouse.schema('ops')}.reference_state"
-    with reference_lock(warehouse):
-        with warehouse.connect() as con:
-            cur = con.cursor()
-            cur.execute(f"create schema if not exists {warehouse.schema('ops')}")
-            cur.execute(
-                f"create table if not exists {table} "
-                "(digest text not null, loaded_at timestamp with time zone not null)"
-            )
-        loaded = warehouse.query(f"select digest from {table}")
-        if loaded and loaded[0][0] == digest:
-            return None
-        outcome = run_dbt("build", SEED_ARGS, env, work_dir, project_dir)
-        _keep_results(work_dir)
+    _ensure_table(warehouse)
+    with reference_lock(warehouse, shared=True):
+        if _loaded(warehouse, selector) == digest:
+            return build(WITHOUT_SEEDS)
+    with reference_lock(warehouse, shared=False):
+        if _loaded(warehouse, selector) == digest:  # another run loaded them meanwhile
+            return build(WITHOUT_SEEDS)
+        outcome = build([])
         if outcome.success:
-            with warehouse.connect() as con:
-                cur = con.cursor()
-                cur.execute(f"delete from {table}")
-                sql = f"insert into {table} (digest, loaded_at) values (%s, %s)"
-                if warehouse.kind == "duckdb":
-                    sql = sql.replace("%s", "?")
-                cur.execute(sql, (digest, datetime.now(UTC)))
+            _record(warehouse, selector, digest)
         return outcome
 
 
-def _keep_results(work_dir: Path) -> None:
-    kept = work_dir / REFERENCE_DIR / "target"
-    kept.mkdir(parents=True, exist_ok=True)
-    for name in _RESULTS:
-        if (work_dir / "target" / name).is_file():
-            shutil.copyfile(work_dir / "target" / name, kept / name)
+def _table(warehouse: Warehouse) -> str:
+    return f"{warehouse.schema('ops')}.reference_state"
+
+
+def _ensure_table(warehouse: Warehouse) -> None:
+    with warehouse.connect() as con:
+        cur = con.cursor()
+        cur.execute(f"create schema if not exists {warehouse.schema('ops')}")
+        cur.execute(
+            f"create table if not exists {_table(warehouse)} (selector text primary key, "
+            "digest text not null, loaded_at timestamp with time zone not null)"
+        )
+
+
+def _loaded(warehouse: Warehouse, selector: str) -> str | None:
+    rows = warehouse.query(
+        f"select digest from {_table(warehouse)} where selector = %s", (selector,)
+    )
+    return rows[0][0] if rows else None
+
+
+def _record(warehouse: Warehouse, selector: str, digest: str) -> None:
+    statements = (
+        (f"delete from {_table(warehouse)} where selector = %s", (selector,)),
+        (
+            f"insert into {_table(warehouse)} (selector, digest, loaded_at) values (%s, %s, %s)",
+            (selector, digest, datetime.now(UTC)),
+        ),
+    )
+    with warehouse.connect() as con:
+        cur = con.cursor()
+        for sql, params in statements:
+            cur.execute(sql.replace("%s", "?") if warehouse.kind == "duckdb" else sql, params)

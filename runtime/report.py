@@ -17,9 +17,8 @@ import jinja2
 
 from runtime import report_reads as reads
 from runtime.config import Config, ConfigError
-from runtime.reference import REFERENCE_DIR
 from runtime.report_chart import Chart, ChartPoint, bar_chart
-from runtime.report_checks import CheckResults, read_all_checks
+from runtime.report_checks import CheckResults, read_checks
 from runtime.report_reads import FAILING_ROWS_SHOWN, ReconRow, Table
 from runtime.warehouse import Warehouse
 
@@ -161,8 +160,7 @@ def collect_report(
     """Read everything the page shows from the warehouse and the tenant's dbt artifacts;
     `tenant_name` None picks the only configured tenant."""
     tenant = config.tenants[report_tenant(config, tenant_name)]
-    dbt_dir = config.work_dir / tenant.name / "dbt"
-    checks = read_all_checks(dbt_dir / REFERENCE_DIR / "target", dbt_dir / "target")
+    checks = read_checks(config.work_dir / tenant.name / "dbt" / "target")
     ledger, chains = reads.gl_chains(tenant)
     with reads.open_reader(warehouse) as db:
         recon = reads.reconciliation(db, warehouse, ledger, chains)

@@ -76,18 +76,6 @@ class CheckResults:
         return sum(not (c.passed or c.failed) for c in self.data_tests + self.unit_tests)
 
 
-def read_all_checks(*target_dirs: Path) -> CheckResults:
-    """The checks of several dbt target folders as one list (e.g. the seed loads' and the last
-    domain build's)."""
-    found = [read_checks(target) for target in target_dirs]
-    times = [f.generated_at for f in found if f.generated_at is not None]
-    return CheckResults(
-        generated_at=max(times) if times else None,
-        data_tests=sorted((c for f in found for c in f.data_tests), key=lambda c: c.order),
-        unit_tests=sorted((c for f in found for c in f.unit_tests), key=lambda c: c.order),
-    )
-
-
 def read_checks(target_dir: Path) -> CheckResults:
     """Read the checks from a dbt target folder; empty when dbt has not run there yet."""
     results_path, manifest_path = target_dir / "run_results.json", target_dir / "manifest.json"

@@ -42,7 +42,7 @@ from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.posting import HANDED_OVER, Posting
 from runtime.record_export import export_records
-from runtime.reference import WITHOUT_SEEDS, ensure_reference_data
+from runtime.reference import build_with_reference_data
 from runtime.run_ledger import RunLedger
 from runtime.targets import is_record_target, target_of
 from runtime.warehouse import Warehouse
@@ -354,21 +354,19 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     ctx.progress("transform: dbt build (models and tests)")
     Posting(ctx.warehouse).ensure()
     env = dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key)
-    seeded = ensure_reference_data(
-        ctx.warehouse, env, ctx.paths.dbt_work, ctx.config.dbt_project_dir
-    )
-    if seeded is not None and not seeded.success:
-        result.dbt = seeded
-    else:
-        result.dbt = run_dbt(
+    selector = target_of(ctx.domain).selector
+    result.dbt = build_with_reference_data(
+        ctx.warehouse,
+        selector,
+        ctx.config.dbt_project_dir,
+        lambda seeds: run_dbt(
             "build",
-            ["--selector", target_of(ctx.domain).selector, *WITHOUT_SEEDS, *CAUTIOUS],
+            ["--selector", selector, *seeds, *CAUTIOUS],
             env,
             ctx.paths.dbt_work,
             ctx.config.dbt_project_dir,
-        )
-        if seeded is not None:
-            result.dbt = seeded.merged_with(result.dbt)
+        ),
+    )
     _lap(result, "transform", clock)
     if not result.dbt.success:
         result.status = "quality_gate_failed"

@@ -1,13 +1,14 @@
-"""Reference data (the dbt seeds every domain reads) is loaded with its tests only when its
-content changed, and a seed that fails its tests stops the run until it is fixed."""
+"""Reference data (the dbt seeds the domains read) is loaded with its tests by a domain build
+only when its content changed since that build's selector loaded it, and a seed that fails its
+tests stops the run until it is fixed."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from runtime.dbt import PROJECT_DIR
-from runtime.reference import ensure_reference_data
+from runtime.dbt import PROJECT_DIR, DbtOutcome, run_dbt
+from runtime.reference import WITHOUT_SEEDS, build_with_reference_data
 from runtime.run import TARGET_SETTINGS_ENV
 from runtime.warehouse import Warehouse
 
@@ -28,6 +29,20 @@ def environment(warehouse: Warehouse) -> dict[str, str]:
     )
 
 
+def build(warehouse: Warehouse, project: Path, work: Path) -> tuple[DbtOutcome, list[str]]:
+    """Build like a run does, for a selection of the seeds alone (models need landed data);
+    returns the outcome and the seed arguments it was built with."""
+    used: list[list[str]] = []
+
+    def run(seeds: list[str]) -> DbtOutcome:
+        used.append(seeds)
+        args = ["--select", "resource_type:seed", *seeds, "--indirect-selection", "cautious"]
+        return run_dbt("build", args, environment(warehouse), work, project)
+
+    outcome = build_with_reference_data(warehouse, "seeds", project, run)
+    return outcome, used[0]
+
+
 def project_copy(root: Path) -> Path:
     """The shipped dbt project with its seeds beside it, as a deployment keeps its own."""
     shutil.copytree(PROJECT_DIR, root / "dbt_project", ignore=shutil.ignore_patterns("target"))
@@ -36,37 +51,35 @@ def project_copy(root: Path) -> Path:
 
 
 def test_seeds_load_once_until_their_content_changes(warehouse, tmp_path):
-    project = project_copy(tmp_path)
-    env, work = environment(warehouse), tmp_path / "dbt"
+    project, work = project_copy(tmp_path), tmp_path / "dbt"
 
-    first = ensure_reference_data(warehouse, env, work, project)
-    again = ensure_reference_data(warehouse, env, work, project)
+    first, first_seeds = build(warehouse, project, work)
+    again, again_seeds = build(warehouse, project, work)
 
-    assert first is not None and first.success and first.seeds > 0 and first.checks
-    assert again is None
+    assert first.success and first.seeds > 0 and first_seeds == []
+    assert again.success and again.seeds == 0 and again_seeds == WITHOUT_SEEDS
     crosswalk = project.parent / "seeds" / "coa_crosswalk.csv"
     lines = crosswalk.read_text().splitlines()
     facility, department, _, *rest = lines[-1].split(",")
     new_row = ",".join([facility, department, "9999", *rest])  # a new source account
     crosswalk.write_text("\n".join([*lines, new_row]) + "\n")
 
-    changed = ensure_reference_data(warehouse, env, work, project)
+    changed, changed_seeds = build(warehouse, project, work)
 
-    assert changed is not None and changed.success
+    assert changed.success and changed.seeds > 0 and changed_seeds == []
 
 
 def test_a_seed_failing_its_tests_is_loaded_again_by_the_next_run(warehouse, tmp_path):
-    project = project_copy(tmp_path)
-    env, work = environment(warehouse), tmp_path / "dbt"
+    project, work = project_copy(tmp_path), tmp_path / "dbt"
     crosswalk = project.parent / "seeds" / "coa_crosswalk.csv"
     good = crosswalk.read_text()
     lines = good.splitlines()
     crosswalk.write_text("\n".join([*lines, lines[-1]]) + "\n")  # an overlapping range
 
-    failed = ensure_reference_data(warehouse, env, work, project)
+    failed, _ = build(warehouse, project, work)
 
-    assert failed is not None and not failed.success
+    assert not failed.success
     assert any("no_overlapping_ranges" in check.name for check in failed.failed_checks)
     crosswalk.write_text(good)
-    fixed = ensure_reference_data(warehouse, env, work, project)
-    assert fixed is not None and fixed.success
+    fixed, seeds = build(warehouse, project, work)
+    assert fixed.success and seeds == []
