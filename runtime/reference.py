@@ -43,7 +43,8 @@ def build_with_reference_data(
     """Run `build(extra_args)`: with the selector's seeds when they changed since it last
     loaded them (recorded once the build succeeds), else with WITHOUT_SEEDS."""
     digest = seeds_digest(project_dir)
-    _ensure_table(warehouse)
+    with reference_lock(warehouse, shared=False):
+        _ensure_table(warehouse)  # concurrent `create ... if not exists` can collide on Postgres
     with reference_lock(warehouse, shared=True):
         if _loaded(warehouse, selector) == digest:
             return build(WITHOUT_SEEDS)
