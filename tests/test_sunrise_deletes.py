@@ -17,7 +17,6 @@ import pyarrow as pa
 import pytest
 import requests
 import sqlalchemy as sa
-import yaml
 from click.testing import CliRunner
 
 from cli import main
@@ -34,23 +33,10 @@ from sandbox.sunrise import schema
 from sandbox.sunrise.database import engine_for, sqlite_url
 from tests.conftest import PHI_KEY, TENANT, set_knobs, write_config
 from tests.test_sql_changes import change_sunrise, tombstones
+from tests.test_sunrise_records import sunrise_domains
 
 STREAM = "sunrise"
 SPECS = {spec.name: spec for spec in TABLES}
-RECORD_DOMAINS = {
-    "supplies": {"object": "InvTransactionsInterface", "source_code": "SUNRISE"},
-    "devices": {
-        "object": "FaMassAdditions",
-        "book_type_code": "US CORP",
-        "feeder_system_name": "SUNRISE",
-    },
-    "clinicians": {
-        "object": "Worker",
-        "source_system_owner": "SUNRISE",
-        "legal_employer_name": "EHF US Legal Employer",
-        "business_unit": "EHF US Business Unit",
-    },
-}
 
 
 # The record domains through the CLI, against the Fusion simulator -----------------------------
@@ -60,20 +46,7 @@ def stream(tmp_path, phi_key, warehouse_arg, monkeypatch):
     sandbox_dir = tmp_path / "sandbox"
     generate(sandbox_dir, seed=5, scale=300)
     config_path = write_config(tmp_path, sandbox_dir)
-    document = yaml.safe_load(config_path.read_text())
-    base = {
-        "enabled": True,
-        "source": "allscripts_sunrise",
-        "endpoint": "allscripts_sunrise",
-        "cadence": "hourly",
-        "phi_mode": "pseudonymized",
-    }
-    domains = {
-        name: base | {"fusion": {"release": "25B"} | settings}
-        for name, settings in RECORD_DOMAINS.items()
-    }
-    document["tenants"][TENANT]["streams"] = {STREAM: {"domains": domains}}
-    config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+    sunrise_domains(config_path)
     for name, value in (("CLIENT_ID", CLIENT_ID), ("CLIENT_SECRET", CLIENT_SECRET)):
         monkeypatch.setenv(f"EHRFUSION__{TENANT.upper()}__FUSION_{name}", value)
     with FusionSimulator(sandbox_dir / "endpoints.json") as simulator:

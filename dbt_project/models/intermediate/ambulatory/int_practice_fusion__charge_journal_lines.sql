@@ -14,11 +14,7 @@ charges as (
 
     select
         *,
-        {% if target.type == 'postgres' -%}
-            ('x' || substr(md5(practice_id || ':' || charge_id), 1, 15))::bit(60)::bigint
-        {%- else -%}
-            cast('0x' || substr(md5(practice_id || ':' || charge_id), 1, 15) as bigint)
-        {%- endif %} as charge_key
+        {{ md5_bigint60("practice_id || ':' || charge_id") }} as charge_key
 
     from {{ ref('stg_veradigm__pf_charges') }}
 
