@@ -20,9 +20,9 @@ from sqlalchemy.dialects import mssql
 from extract.allscripts.sunrise import TABLES, extract_sunrise
 from extract.shared.sql_changes import (
     DELETED,
+    PlainTables,
     SourceError,
     SqlServer,
-    StandIn,
     TableSpec,
     connect,
     to_arrow,
@@ -199,7 +199,7 @@ def test_net_changes_keep_each_keys_last_image_within_the_lsn_range(source_kind,
         )  # fmt: skip
     engine.dispose()
 
-    net = _run(url, StandIn().net_changes(ITEMS, _lsn(1), _lsn(4)))
+    net = _run(url, PlainTables().net_changes(ITEMS, _lsn(1), _lsn(4)))
 
     assert net == {1: (11, False), 3: (31, True)}
 
@@ -221,7 +221,7 @@ def test_tracked_changes_join_current_rows_and_return_deleted_keys(source_kind, 
         )
     engine.dispose()
 
-    assert _run(url, StandIn().tracked_changes(ITEMS, 2)) == {1: (5, False), 9: (None, True)}
+    assert _run(url, PlainTables().tracked_changes(ITEMS, 2)) == {1: (5, False), 9: (None, True)}
 
 
 def test_sql_server_reads_through_its_documented_functions():
