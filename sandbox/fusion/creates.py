@@ -2,8 +2,8 @@
 mass additions through `erpintegrations` processTransaction, per docs/fusion_contract.md.
 
 Mass additions share the FaMassAdditions store with the FBDI import, so a mass addition is
-readable back however it arrived. Their parameters are `P_<column>` for the columns the
-FaMassAdditions spec documents, typed by that spec, dates YYYY-MM-DD as the Fixed Assets REST
+readable back however it arrived. Their parameters are `P_<column>` for the columns of the
+simulator's FaMassAdditions layout, typed by it, dates YYYY-MM-DD as the Fixed Assets REST
 operations require.
 """
 
@@ -15,7 +15,7 @@ import threading
 from datetime import date
 from typing import Any
 
-from load.formats import FormatSpec
+from sandbox.fusion.catalog import FbdiObject
 from sandbox.fusion.objects import ObjectStore, StoredRow
 from sandbox.fusion.rest import (
     RestError,
@@ -49,7 +49,8 @@ MASS_ADDITION_REQUIRED = (
     "DATE_PLACED_IN_SERVICE",
 )
 FIRST_MASS_ADDITION_ID = 300000300000001
-_NUMBERS = {"integer": re.compile(r"^-?\d+$"), "amount": re.compile(r"^-?\d+(\.\d+)?$")}
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBERS = {"integer": re.compile(r"^-?\d+$"), "amount": _DECIMAL, "number": _DECIMAL}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -120,7 +121,7 @@ class MassAdditions:
 
     operations = (CREATE_MASS_ADDITION, GET_MASS_ADDITION)
 
-    def __init__(self, spec: FormatSpec, objects: ObjectStore, lock: threading.RLock) -> None:
+    def __init__(self, spec: FbdiObject, objects: ObjectStore, lock: threading.RLock) -> None:
         self.spec = spec
         self.objects = objects
         self.lock = lock

@@ -1,8 +1,9 @@
 """The simulated HCM records: every component line HCM Data Loader loaded or REST created, keyed
 by component and source key (SourceSystemOwner, SourceSystemId), each with a surrogate id.
 
-The components are those of the release's HDL specs (Worker, PersonName, ..., ElementEntry);
-children find their parent through the spec's `parent_reference` attribute, whose value is the
+The components are those of the simulator's HDL catalogue (Worker, PersonName, ...,
+ElementEntry; `sandbox/fusion/layouts/hdl.yml`); children find their parent through the
+component's `parent_reference` attribute, whose value is the
 parent's SourceSystemId under the same owner. The store starts with the simulator's own
 workforce, derived from sandbox.world: two workers per clinical department of every facility,
 each with a name, a work email and an assignment named after the department.
@@ -16,10 +17,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from load.formats import HdlComponent, HdlSpec, available_objects, load_spec
-from load.hdl import CLEAR
 from sandbox import world
-from sandbox.fusion import chart, journal_import
+from sandbox.fusion import chart
+from sandbox.fusion.catalog import CLEAR, HdlComponent, HdlObject, hdl_objects
 
 WORLD_OWNER = "EHF"
 FIRST_SURROGATE_ID = 300000100000001
@@ -28,12 +28,9 @@ OPEN_END = "4712/12/31"
 _WORKERS_PER_DEPARTMENT = 2
 
 
-@cache
-def hdl_specs() -> tuple[HdlSpec, ...]:
-    """Every HDL spec of the simulator's release."""
-    release = journal_import.RELEASE
-    specs = (load_spec(release, name) for name in available_objects(release))
-    return tuple(s for s in specs if isinstance(s, HdlSpec))
+def hdl_specs() -> tuple[HdlObject, ...]:
+    """Every HDL business object the simulator loads (its own catalogue)."""
+    return hdl_objects()
 
 
 @cache

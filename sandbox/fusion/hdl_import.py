@@ -4,12 +4,14 @@ does, load each logical object whose lines are all clean.
 The zip may hold `.dat` files at its root (one per business object the release's HDL specs
 describe) and the BlobFiles/ and ClobFiles/ folders; anything else fails the whole data set.
 File structure (known instructions, METADATA before its data lines, value counts, duplicate
-source keys, required child components) is judged by `load.hdl.validate_hdl`. The rest comes
-from the spec: METADATA names a component of the business object and only its attributes, and
-includes the required ones; MERGE lines carry the required values, dates YYYY/MM/DD and integers
-(the import stage). A parent reference must name a line of the same file or a record already
-loaded (the load stage). A logical object, a root record and every line under it, loads only
-when all of its lines are clean. Messages name lines and attributes, never values.
+source keys, required child components) is judged by the simulator's own reader
+(`sandbox.fusion.hdl_reader`). The rest comes from the simulator's catalogue of business objects
+(`sandbox/fusion/layouts/hdl.yml`): METADATA names a component of the business object and only
+its attributes, and includes the required ones; MERGE lines carry the required values, dates
+YYYY/MM/DD and integers (the import stage). A parent reference must name a line of the same
+file or a record already loaded (the load stage). A logical object, a root record and every
+line under it, loads only when all of its lines are clean. Messages name lines and attributes,
+never values.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from load.formats import HdlComponent, HdlSpec
-from load.hdl import CLEAR, Problem, validate_hdl
-from sandbox.fusion.hcm_store import HcmStore, hdl_specs
+from sandbox.fusion.catalog import CLEAR, HdlComponent, HdlObject, hdl_objects
+from sandbox.fusion.hcm_store import HcmStore
+from sandbox.fusion.hdl_reader import StructureError, numbered_lines, split_fields, structure_errors
 from sandbox.fusion.jobs import ERROR, SUCCEEDED, WARNING
 
 IMPORT, LOAD = "IMPORT", "LOAD"
@@ -31,7 +33,6 @@ _FOLDERS = ("BlobFiles/", "ClobFiles/")
 _DATA = ("MERGE", "DELETE")
 _DATE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
 _INTEGER = re.compile(r"^-?\d+$")
-_VALUE_CHECKED_ELSEWHERE = ("date_format", "invalid_date")
 
 Key = tuple[str, str, str]  # component, SourceSystemOwner, SourceSystemId
 
@@ -102,12 +103,12 @@ def judge(document: bytes, store: HcmStore, load: bool) -> Judgement:
     return judgement
 
 
-def _dat_files(document: bytes) -> list[tuple[str, HdlSpec, str]]:
+def _dat_files(document: bytes) -> list[tuple[str, HdlObject, str]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(document))
     except zipfile.BadZipFile:
         raise _Unloadable("The file isn't a zip file.") from None
-    specs = {spec.dat_file: spec for spec in hdl_specs()}
+    specs = {obj.dat_file: obj for obj in hdl_objects()}
     files = []
     for name in archive.namelist():
         if name.startswith(_FOLDERS):
@@ -128,7 +129,7 @@ def _dat_files(document: bytes) -> list[tuple[str, HdlSpec, str]]:
 
 
 class _DatFile:
-    def __init__(self, name: str, spec: HdlSpec, store: HcmStore) -> None:
+    def __init__(self, name: str, spec: HdlObject, store: HcmStore) -> None:
         self.name = name
         self.spec = spec
         self.store = store
@@ -166,17 +167,13 @@ class _DatFile:
     def import_stage(self, text: str) -> list[_Line]:
         """Every non-blank line with its import errors; data lines with their values."""
         structure = defaultdict(list)
-        for problem in validate_hdl(text, self.spec):
-            if problem.kind not in _VALUE_CHECKED_ELSEWHERE:
-                structure[problem.line].append(self.structure_text(problem))
+        for error in structure_errors(text, self.spec):
+            structure[error.line].append(self.structure_text(error))
         layouts: dict[str, list[str]] = {}
         bad_layouts: set[str] = set()
         lines = []
-        for number, raw in enumerate(text.split("\n"), start=1):
-            raw = raw.removesuffix("\r")
-            if not raw.strip():
-                continue
-            fields = _fields(raw)
+        for number, raw in numbered_lines(text):
+            fields = split_fields(raw)
             disc = fields[1] if len(fields) > 1 else ""
             line = _Line(number, fields[0], disc, errors=[(IMPORT, t) for t in structure[number]])
             lines.append(line)
@@ -191,14 +188,14 @@ class _DatFile:
         return lines
 
     @staticmethod
-    def structure_text(problem: Problem) -> str:
-        if problem.kind == "field_count":
+    def structure_text(error: StructureError) -> str:
+        if error.kind == "field_count":
             return (
-                f"The number of values in line {problem.line} doesn't equal the number of "
-                f"attributes defined in the METADATA line for the {problem.discriminator} "
+                f"The number of values in line {error.line} doesn't equal the number of "
+                f"attributes defined in the METADATA line for the {error.discriminator} "
                 "business object."
             )
-        return problem.message[:1].upper() + problem.message[1:] + "."
+        return error.message[:1].upper() + error.message[1:] + "."
 
     def layout_errors(self, disc: str, attributes: list[str]) -> list[str]:
         comp = self.components.get(disc)
@@ -277,24 +274,6 @@ class _DatFile:
             owner=line.values.get("SourceSystemOwner"),
             source_id=line.values.get("SourceSystemId"),
         )
-
-
-def _fields(line: str) -> list[str]:
-    """Split on unescaped `|` and undo the escapes (`\\|`, `\\\\`, `\\n`)."""
-    fields, current, escaped = [], [], False
-    for char in line:
-        if escaped:
-            current.append("\n" if char == "n" else char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "|":
-            fields.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    fields.append("".join(current))
-    return fields
 
 
 def _is_date(value: str) -> bool:

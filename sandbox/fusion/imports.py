@@ -1,11 +1,12 @@
 """importBulkData and submitESSJobRequest: which job a request starts, and the Journal Import
 job work.
 
-The import is the release's FBDI spec whose `ucm_document_account` and `ess_job.name` are the
-request's DocumentAccount and JobName: Journal Import for GlInterface, the spec-driven object
-import (`sandbox.fusion.objects`, with `sandbox.fusion.object_rules` where Fusion judges more)
-for every other object. A submitESSJobRequest names one of the specs' follow-up jobs (Post Mass
-Additions) by JobPackageName and JobDefName.
+The import is the FBDI object of the simulator's catalogue (`sandbox.fusion.catalog`) whose
+document account and ESS job are the request's DocumentAccount and JobName: Journal Import for
+GlInterface, the layout-driven object import (`sandbox.fusion.objects`, with
+`sandbox.fusion.object_rules` where Fusion judges more) for every other object. A
+submitESSJobRequest names one of the objects' follow-up jobs (Post Mass Additions) by
+JobPackageName and JobDefName.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
-from functools import cache
 from typing import Any
 
-from load.formats import FormatSpec, available_objects, load_spec
 from sandbox.fusion import journal_import, object_rules
+from sandbox.fusion.catalog import FbdiObject, fbdi_objects
 from sandbox.fusion.jobs import ERROR, Result, Work
 from sandbox.fusion.journal_import import JobParameters, LoadError
 from sandbox.fusion.ledger import Books
@@ -25,12 +25,9 @@ from sandbox.fusion.objects import ObjectImport, ObjectStore, parse_parameters
 from sandbox.fusion.rest import bad_request
 
 
-@cache
-def fbdi_specs() -> tuple[FormatSpec, ...]:
-    """Every FBDI spec of the simulator's release."""
-    release = journal_import.RELEASE
-    specs = (load_spec(release, name) for name in available_objects(release))
-    return tuple(s for s in specs if isinstance(s, FormatSpec))
+def fbdi_specs() -> tuple[FbdiObject, ...]:
+    """Every FBDI import the simulator runs (its own catalogue)."""
+    return fbdi_objects()
 
 
 class JournalImport:

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 
-from load.formats import ColumnSpec, FormatSpec, load_spec
+from sandbox.fusion.catalog import Column, FbdiObject, fbdi_object
 from sandbox.fusion.ledger import CENT, Books, PostedLine
 
 RELEASE = "25B"
@@ -40,9 +40,9 @@ _JOURNAL_KEY = ("LEDGER_ID", "GROUP_ID", "REFERENCE1", "REFERENCE4")
 
 
 @cache
-def spec() -> FormatSpec:
-    """The GlInterface layout the simulator validates against."""
-    return load_spec(RELEASE, "GlInterface")
+def spec() -> FbdiObject:
+    """The GlInterface layout the simulator validates against (its own catalogue)."""
+    return fbdi_object("GlInterface")
 
 
 class LoadError(ValueError):
@@ -241,7 +241,7 @@ def _reference_columns() -> tuple[str, ...]:
 
 
 @cache
-def _checked_columns() -> tuple[tuple[ColumnSpec, ...], tuple[str, ...]]:
+def _checked_columns() -> tuple[tuple[Column, ...], tuple[str, ...]]:
     """Columns with required flags or allowed values, and the names of date columns."""
     columns = spec().columns
     constrained = tuple(c for c in columns if c.required or c.allowed)

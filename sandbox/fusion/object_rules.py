@@ -19,8 +19,8 @@ import threading
 from collections import defaultdict
 from decimal import Decimal
 
-from load.formats import EssJobSpec, FormatSpec
 from sandbox.fusion import chart, enterprise
+from sandbox.fusion.catalog import FbdiObject, Job
 from sandbox.fusion.jobs import SUCCEEDED, Result
 from sandbox.fusion.ledger import Books, Ledger
 from sandbox.fusion.objects import (
@@ -41,7 +41,7 @@ _CATEGORY_SEGMENTS = tuple(f"CATEGORY_SEGMENT{i}" for i in range(1, 8))
 Problem = tuple[str, str]
 
 
-def rules_for(spec: FormatSpec, books: Books) -> ObjectRules | None:
+def rules_for(spec: FbdiObject, books: Books) -> ObjectRules | None:
     """The rules of the spec's object, or None when only its columns are checked."""
     ledger = books.ledgers[chart.LEDGER_ID]
     if spec.object_name == INVENTORY:
@@ -66,7 +66,7 @@ class InventoryRules:
     """Miscellaneous issues and receipts into a known organization and subinventory, charged to
     a valid account, each source line imported once."""
 
-    def __init__(self, spec: FormatSpec, ledger: Ledger) -> None:
+    def __init__(self, spec: FbdiObject, ledger: Ledger) -> None:
         self.spec = spec
         self.ledger = ledger
 
@@ -124,7 +124,7 @@ class MassAdditionRules:
     expense account is valid. A bad distribution rejects its mass addition and the rest of its
     distributions, as a bad line rejects its journal."""
 
-    def __init__(self, spec: FormatSpec, ledger: Ledger) -> None:
+    def __init__(self, spec: FbdiObject, ledger: Ledger) -> None:
         self.spec = spec
         self.ledger = ledger
         self.additions, self.distributions = spec.files[0].csv_file, spec.files[1].csv_file
@@ -221,7 +221,7 @@ class PostMassAdditions:
 
     rejected_header = REJECTED_HEADER
 
-    def __init__(self, job: EssJobSpec, book: str, store: ObjectStore) -> None:
+    def __init__(self, job: Job, book: str, store: ObjectStore) -> None:
         self.job = job
         self.book = book
         self.store = store
@@ -247,7 +247,7 @@ class PostMassAdditions:
 
 
 def follow_up_work(
-    spec: FormatSpec, job: EssJobSpec, values: tuple[str, ...], store: ObjectStore
+    spec: FbdiObject, job: Job, values: tuple[str, ...], store: ObjectStore
 ) -> PostMassAdditions:
     """The work of a follow-up job of `spec`, or a ValueError saying why it cannot run."""
     if spec.object_name == MASS_ADDITIONS and job.name.endswith(f",{POST_MASS_ADDITIONS}"):

@@ -1,17 +1,18 @@
-"""Import of the FBDI objects other than GL Journal Import, driven only by their format specs.
+"""Import of the FBDI objects other than GL Journal Import, driven by the simulator's own
+layouts of Oracle's templates (`sandbox.fusion.catalog`, never the product's writer specs).
 
-Two stages, like Journal Import. The load reads every CSV of the spec that the zip holds (the
-primary one must be there); a row with more fields than the layout, an empty line, or unparseable
-CSV fails the whole job with nothing stored. A shorter row loads with its missing trailing
-fields empty, as SQL*Loader's TRAILING NULLCOLS does (a prefix-written file's lines end at the
-last column its spec lists). Then each row is checked against what the spec knows of its
-columns: required and allowed values, dates in the spec's format, integers and amounts, sizes,
-columns bound to a job parameter (they must equal it), and in a secondary CSV the link key (the
-primary CSV's first column) must name an accepted or stored primary row. Objects Fusion judges
-further (inventory transactions, mass additions: `sandbox.fusion.object_rules`) then have the
-rows that passed checked against the simulated Fusion's setup and what it already holds. Clean
-rows land in the object's store; rejected rows go to `rejected_rows.csv` with a code and the
-column at fault, never the value.
+Two stages, like Journal Import. The load reads every CSV of the object that the zip holds (the
+primary one must be there); a row with more fields than the layout (beyond the literal `END`
+field the template's macro may end it with), an empty line, or unparseable CSV fails the whole
+job with nothing stored. A shorter row loads with its missing trailing fields empty, as
+SQL*Loader's TRAILING NULLCOLS does. Then each row is checked against its columns: required
+values (the template's `*`, except those the import defaults), allowed values, dates in
+YYYY/MM/DD, numbers, sizes, columns bound to a job parameter (they must equal it), and in a
+secondary CSV with a link the linking column must name an accepted or stored primary row.
+Objects Fusion judges further (inventory transactions, mass additions:
+`sandbox.fusion.object_rules`) then have the rows that passed checked against the simulated
+Fusion's setup and what it already holds. Clean rows land in the object's store; rejected rows
+go to `rejected_rows.csv` with a code and the column at fault, never the value.
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from load.formats import CsvFileSpec, FormatSpec
+from sandbox.fusion.catalog import CsvLayout, FbdiObject
 from sandbox.fusion.jobs import ERROR, SUCCEEDED, WARNING, Result
 
 REJECTED_HEADER = ("csv_file", "line_number", "error_code", "message")
 _NUMBERS = {
     "integer": (re.compile(r"^-?\d+$"), "an integer"),
     "amount": (re.compile(r"^-?\d+(\.\d+)?$"), "an amount"),
+    "number": (re.compile(r"^-?\d+(\.\d+)?$"), "a number"),
 }
+END_MARKER = "END"
 _UNSET = ("", "#NULL")
 
 
@@ -92,7 +95,7 @@ class ObjectRules(Protocol):
         ...
 
 
-def parse_parameters(spec: FormatSpec, parameter_list: str) -> tuple[str, ...]:
+def parse_parameters(spec: FbdiObject, parameter_list: str) -> tuple[str, ...]:
     """The ParameterList's values, checked against what the spec documents of the job."""
     values = tuple(parameter_list.split(",")) if parameter_list else ()
     job = spec.ess_job
@@ -111,7 +114,7 @@ class ObjectImport:
 
     def __init__(
         self,
-        spec: FormatSpec,
+        spec: FbdiObject,
         file_name: str,
         parameters: tuple[str, ...],
         store: ObjectStore,
@@ -187,25 +190,25 @@ class ObjectImport:
         ]
         return result
 
-    def _linked_keys(self, file: CsvFileSpec, primary_rows: list[Candidate]) -> set[str] | None:
-        """For a secondary CSV carrying the primary's first column: the keys it may name (the
-        primary rows of this file that passed their checks, and the stored ones)."""
+    def _linked_keys(self, file: CsvLayout, primary_rows: list[Candidate]) -> set[str] | None:
+        """For a secondary CSV with a link: the values its linking column may take (those of
+        the primary rows of this file that passed their checks, and of the stored ones)."""
         primary = self.spec.primary
-        link = primary.columns[0].name
-        if file is primary or link not in {c.name for c in file.columns}:
+        if file is primary or file.link is None:
             return None
+        link = file.link[1]
         stored = self.store.rows(self.spec.object_name, primary.csv_file)
         return {r.values.get(link, "") for r in stored} | {row[link] for _, row in primary_rows}
 
     def _problem(
-        self, row: dict[str, str], file: CsvFileSpec, linked: set[str] | None
+        self, row: dict[str, str], file: CsvLayout, linked: set[str] | None
     ) -> tuple[str, str] | None:
         """The first reason the row cannot be imported, as (code, message)."""
         spec = self.spec
         for column in file.columns:
             value = row[column.name]
             if not value:
-                if column.required:
+                if column.required and column.name not in spec.defaulted:
                     return "ER01", f"required column {column.name} is empty"
                 continue
             if column.allowed and value not in column.allowed:
@@ -220,13 +223,12 @@ class ObjectImport:
                 return "EZ01", f"column {column.name} is longer than {column.max_size}"
             if file is spec.primary and self.bound.get(column.name, value) != value:
                 return "ES01", f"column {column.name} does not match the job parameter"
-        link = spec.primary.columns[0].name
-        if linked is not None and row[link] not in linked:
-            return "EK01", f"{link} names no accepted row of {spec.primary.csv_file}"
+        if linked is not None and file.link is not None and row[file.link[0]] not in linked:
+            return "EK01", f"{file.link[0]} names no accepted row of {spec.primary.csv_file}"
         return None
 
 
-def _load(document: bytes, spec: FormatSpec) -> dict[str, list[list[str]]]:
+def _load(document: bytes, spec: FbdiObject) -> dict[str, list[list[str]]]:
     """The rows (as field lists) of each spec CSV the zip holds; LoadError if not loadable."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(document))
@@ -244,7 +246,7 @@ def _load(document: bytes, spec: FormatSpec) -> dict[str, list[list[str]]]:
     return files
 
 
-def _rows(data: bytes, file: CsvFileSpec) -> list[list[str]]:
+def _rows(data: bytes, file: CsvLayout) -> list[list[str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -255,6 +257,8 @@ def _rows(data: bytes, file: CsvFileSpec) -> list[list[str]]:
         for number, fields in enumerate(reader, start=1):
             if not fields:
                 raise LoadError(f"line {number} of {file.csv_file} is empty")
+            if file.end_marker and len(fields) == file.field_count + 1 and fields[-1] == END_MARKER:
+                fields = fields[:-1]  # the template macro's line end, not a value
             if len(fields) > file.field_count:
                 raise LoadError(
                     f"line {number} of {file.csv_file} has {len(fields)} fields; "

@@ -11,7 +11,7 @@ import threading
 from datetime import date
 from typing import Any
 
-from load.hdl import CLEAR
+from sandbox.fusion.catalog import CLEAR
 from sandbox.fusion.data_loader import HCM_API
 from sandbox.fusion.hcm_store import HcmStore, Record
 from sandbox.fusion.rest import (
