@@ -1,9 +1,11 @@
 """The FBDI writer: Arrow batches in, one deterministic zip holding the positional CSVs out.
 
-Everything about the layout comes from the FormatSpec, including which CSVs the zip holds (most
-objects have one; Fixed Assets mass additions has two). Formatting and validation are vectorised
-with pyarrow.compute; each chunk of rows becomes one string array of CSV lines whose buffer is
-streamed straight into the zip entry.
+Everything about the layout comes from the FormatSpec, including which CSVs the zip holds (GL
+has one; AutoInvoice and inventory transactions four, mass additions three). Every layout is
+complete: each line carries every field of the template, empty where the input has no value,
+then the literal `END` field when the template's macro writes one (`end_marker`). Formatting and
+validation are vectorised with pyarrow.compute; each chunk of rows becomes one string array of
+CSV lines whose buffer is streamed straight into the zip entry.
 
 pyarrow.csv.write_csv is not used because its "needed" quoting style quotes every string value;
 Fusion's loader and reviewers get fields quoted only when they contain a comma, quote or newline.
@@ -43,11 +45,6 @@ def _s(value: str) -> pa.Scalar:
 
 class FbdiError(ValueError):
     """The batches cannot be written as this FBDI file."""
-
-
-class PartialSpecError(FbdiError):
-    """The spec documents only part of a layout and does not declare it safe to write as a
-    prefix, so its files would not load into Fusion."""
 
 
 class FbdiValidationError(FbdiError):
@@ -134,24 +131,12 @@ def write_fbdi_zip(
     spec columns by lower-case name; spec columns missing from the input are written empty and
     input columns outside the spec are ignored.
 
-    A CSV the spec documents only in part is written when the spec declares it
-    `written_as_prefix`: each line stops after the last listed column, its optional gaps empty,
-    and Fusion's TRAILING NULLCOLS loads the rest as null. Any other partial CSV raises
-    PartialSpecError unless `allow_partial` (tests only: such a file would misload in Fusion; it
-    is padded with empty fields to the documented field count). On any error nothing is left at
-    `zip_path` (an existing file there is untouched).
+    Every line has the layout's full field count (plus `END` when the spec's CSV has an
+    `end_marker`). `allow_partial` is accepted for older callers and changes nothing: specs are
+    always complete. On any error nothing is left at `zip_path` (an existing file there is
+    untouched).
     """
-    refused = [f for f in spec.files if not f.writable]
-    if refused and not allow_partial:
-        raise PartialSpecError(
-            f"{spec.object_name} {spec.release}: "
-            + "; ".join(
-                f"{f.csv_file} documents {len(f.columns)} of "
-                f"{f.total_columns or 'an unknown number of'} columns"
-                for f in refused
-            )
-            + "; a partial layout not declared written_as_prefix cannot produce a file for Fusion"
-        )
+    del allow_partial  # no partial specs any more; kept so older callers still work
     by_file = _batches_by_file(batches, spec)
     totals = _TotalsAccumulator(spec)
     published = AtomicZip(zip_path)
@@ -406,8 +391,8 @@ def _quote(text: pa.Array) -> pa.Array:
 def _join_lines(file: CsvFileSpec, formatted: dict[str, pa.Array], num_rows: int) -> memoryview:
     """Join the fields of every row with commas and end each line with `\\n`; return the bytes.
 
-    Positions a partial spec does not document are written empty, up to the file's written
-    field count (the last listed column for a prefix file, else the whole layout).
+    Columns without input are written empty; the `END` marker closes the line when the CSV
+    has one.
     """
     if not formatted:
         # The join needs at least one array to know the row count.
@@ -432,8 +417,10 @@ def _join_lines(file: CsvFileSpec, formatted: dict[str, pa.Array], num_rows: int
             continue
         flush_empty_run()
         args.append(_quote(text) if col.type == "text" else text)
-    empty_run += file.written_field_count - position
+    empty_run += file.field_count - position
     flush_empty_run()
+    if file.end_marker:
+        args.append(_s("END"))
     lines = pc.binary_join_element_wise(
         *args, _s(","), null_handling="replace", null_replacement=""
     )

@@ -1,19 +1,23 @@
 """Per-release format specs: load, validate and compare `load/formats/<release>/<Object>.yml`.
 
-A spec is data. An FBDI spec gives the positional layout of each interface CSV of one object's
-zip plus the facts needed to package and submit it; the writer in `load.fbdi` is driven entirely
-by it. A spec whose layout the reference only partly documents says so (`complete: false`); the
-writer refuses to produce files from such a CSV for Fusion unless the spec also declares it
-`written_as_prefix` (see CsvFileSpec). An HDL spec (`format: hdl`) lists the
-components of one `.dat` file in hierarchy order with their attributes; `load.hdl` writes and
-validates files from it.
+A spec is data. An FBDI spec gives the complete positional layout of each interface CSV of one
+object's zip (every field of Oracle's template, in CSV order) plus the facts needed to package and
+submit it; the writer in `load.fbdi` is driven entirely by it. A layout is always complete:
+there is no partial spec, and a CSV whose template macro ends every line with a literal `END`
+field says so (`end_marker`). An HDL spec (`format: hdl`) lists the components of one `.dat`
+file in hierarchy order with their attributes; `load.hdl` writes and validates files from it.
+
+Releases fall back: a release folder holds only the objects whose layout or submission changed
+in that release. Looking up an object in a release that has no spec for it finds the newest
+earlier release that has one (`resolve_release`), so `load_spec("26C", "GlInterface")` is the
+25B spec while `load_spec("26C", "RaInterfaceLinesAll")` is 26C's own.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -114,58 +118,25 @@ class ControlTotalsSpec:
 
 
 @dataclass(frozen=True)
-class OptionalGap:
-    """Positions `first`..`last` of a partial layout that the reference names no column for but
-    that are known to be optional, so a file may leave them empty."""
-
-    first: int
-    last: int
-    description: str
-
-
-@dataclass(frozen=True)
 class CsvFileSpec:
-    """One CSV of the zip: an interface-table sheet and its positional layout.
+    """One CSV of the zip: an interface-table sheet and its complete positional layout.
 
-    A complete file lists every field (positions 1..N). A partial one (`complete` false) lists
-    only the fields the reference documents, at their positions, with gaps; `total_columns` is the
-    documented field count of the real layout, or None when the reference leaves it open.
-
-    A partial file may be declared `written_as_prefix`: Fusion's SQL*Loader control files load
-    by position with TRAILING NULLCOLS, so a line that stops after its last listed column loads
-    with every later field null. That is only safe when every position up to the last listed
-    column is accounted for (a listed column, or one of `optional_gaps`) and nothing required
-    sits after it; `prefix_reason` records why the spec's author believes so. Such a file is
-    written with its gaps empty and without the tail.
+    `columns` lists every field of the template, positions 1..N without gaps. `end_marker`: the
+    template's macro ends every line with one more literal `END` field after the last column (to
+    avoid line-feed trouble between Windows and Unix); the writer does the same. The END field
+    is not a column and not counted in `field_count`.
     """
 
     sheet: str
     csv_file: str
     control_file: str
     columns: tuple[ColumnSpec, ...]
-    complete: bool = True
-    total_columns: int | None = None
-    written_as_prefix: bool = False
-    prefix_reason: str | None = None
-    optional_gaps: tuple[OptionalGap, ...] = ()
+    end_marker: bool = False
 
     @property
     def field_count(self) -> int:
-        """Fields of the real layout as far as known: the full count when documented, else the
-        last documented position."""
-        return self.total_columns or self.columns[-1].position
-
-    @property
-    def writable(self) -> bool:
-        """True when files written from this layout load as Fusion expects: a complete layout,
-        or a partial one declared `written_as_prefix`."""
-        return self.complete or self.written_as_prefix
-
-    @property
-    def written_field_count(self) -> int:
-        """Fields the writer puts on every line: up to the last listed column for a prefix file,
-        else `field_count` (undocumented positions empty)."""
-        return self.columns[-1].position if self.written_as_prefix else self.field_count
+        """Fields of the layout (without the END marker)."""
+        return len(self.columns)
 
     def column(self, name: str) -> ColumnSpec:
         """The column called `name` (upper-case spec name)."""
@@ -226,17 +197,6 @@ class FormatSpec:
     def field_count(self) -> int:
         """Number of fields on every row of the primary CSV."""
         return self.primary.field_count
-
-    @property
-    def complete(self) -> bool:
-        """True when every CSV's layout is fully documented."""
-        return all(f.complete for f in self.files)
-
-    @property
-    def writable(self) -> bool:
-        """True when every CSV is complete or declared `written_as_prefix`, so files written
-        from the spec can go to a real Fusion."""
-        return all(f.writable for f in self.files)
 
     @property
     def strftime_format(self) -> str:
@@ -344,13 +304,9 @@ _FBDI_KEYS = (
     "sources",
 )
 _FILE_KEYS = ("sheet", "csv_file", "control_file", "columns")
-_FILE_OPTIONAL = (
-    "complete",
-    "total_columns",
-    "written_as_prefix",
-    "prefix_reason",
-    "optional_gaps",
-)
+_FILE_OPTIONAL = ("end_marker",)
+# Keys of the partial layouts specs once had; a spec still using one is told why it is refused.
+_PARTIAL_KEYS = ("complete", "total_columns", "written_as_prefix", "prefix_reason", "optional_gaps")
 _FBDI_OPTIONAL = ("format", "confidence", "follow_up_jobs", "files", *_FILE_KEYS, *_FILE_OPTIONAL)
 _HDL_KEYS = ("format", "release", "object", "description", "dat_file", "zip_name_pattern")
 _HDL_REQUIRED = (*_HDL_KEYS, "sources", "components")
@@ -369,22 +325,53 @@ def available_releases(formats_dir: Path = FORMATS_DIR) -> list[str]:
     return sorted(found, key=lambda r: (int(r[:2]), r[2]))
 
 
+def _release_key(release: str) -> tuple[int, str]:
+    return int(release[:2]), release[2]
+
+
+def _releases_up_to(release: str, formats_dir: Path) -> list[str]:
+    """Shipped releases not newer than `release`, newest first (`release` itself need not have a
+    folder, but must look like one)."""
+    if not _RELEASE_RE.match(release):
+        raise FormatSpecError(f"{release}: a release looks like 25B (two-digit year, A-D)")
+    older = [r for r in available_releases(formats_dir) if _release_key(r) <= _release_key(release)]
+    return sorted(older, key=_release_key, reverse=True)
+
+
 def available_objects(release: str, formats_dir: Path = FORMATS_DIR) -> list[str]:
-    """Object names with a spec in `release`."""
-    return sorted(p.stem for p in (formats_dir / release).glob("*.yml"))
+    """Object names with a spec in `release`, its own or one it falls back to from an earlier
+    release."""
+    releases = _releases_up_to(release, formats_dir)
+    return sorted({p.stem for r in releases for p in (formats_dir / r).glob("*.yml")})
+
+
+def resolve_release(release: str, object_name: str, formats_dir: Path = FORMATS_DIR) -> str:
+    """The release whose folder holds the spec `object_name` has in `release`: `release` itself
+    when its folder has the object, else the newest earlier release that has it."""
+    for candidate in _releases_up_to(release, formats_dir):
+        if spec_path(candidate, object_name, formats_dir).is_file():
+            return candidate
+    raise FormatSpecError(
+        f"{spec_path(release, object_name, formats_dir)}: no such format spec "
+        f"(nor in any earlier release)"
+    )
 
 
 def load_spec(release: str, object_name: str, formats_dir: Path = FORMATS_DIR) -> AnySpec:
-    """Load and validate `<formats_dir>/<release>/<object_name>.yml` (FBDI or HDL); the shipped
-    specs are read once per process (they are immutable)."""
+    """Load and validate the spec of `object_name` in `release` (FBDI or HDL), falling back to
+    the newest earlier release when `release` did not change it (see `resolve_release`); the
+    shipped specs are read once per process (they are immutable)."""
     if formats_dir == FORMATS_DIR:
         return _shipped_spec(release, object_name)
-    return load_spec_file(spec_path(release, object_name, formats_dir))
+    return load_spec_file(
+        spec_path(resolve_release(release, object_name, formats_dir), object_name, formats_dir)
+    )
 
 
 @functools.cache
 def _shipped_spec(release: str, object_name: str) -> AnySpec:
-    return load_spec_file(spec_path(release, object_name, FORMATS_DIR))
+    found = resolve_release(release, object_name, FORMATS_DIR)
+    return load_spec_file(spec_path(found, object_name, FORMATS_DIR))
 
 
 def load_spec_file(path: Path) -> AnySpec:
@@ -499,6 +486,10 @@ class _SpecReader:
 
     def files(self, doc: dict) -> tuple[CsvFileSpec, ...]:
         """Either one CSV described at the top level, or a `files` list (primary first)."""
+        self.no_partial_keys(doc, "")
+        for i, item in enumerate(doc.get("files") or []):
+            if isinstance(item, dict):
+                self.no_partial_keys(item, f"files[{i}]")
         top_level = [k for k in (*_FILE_KEYS, *_FILE_OPTIONAL) if k in doc]
         if "files" not in doc:
             self.mapping({k: doc[k] for k in top_level}, "", _FILE_KEYS, _FILE_OPTIONAL)
@@ -521,92 +512,28 @@ class _SpecReader:
             seen.add(f.csv_file)
         return out
 
+    def no_partial_keys(self, doc: dict, prefix: str) -> None:
+        for name in _PARTIAL_KEYS:
+            if name in doc:
+                key = f"{prefix}.{name}" if prefix else name
+                raise self.fail(
+                    key, "partial layouts are gone: list every column of the template instead"
+                )
+
     def csv_file(self, doc: dict, prefix: str) -> CsvFileSpec:
         def key(name: str) -> str:
             return f"{prefix}.{name}" if prefix else name
 
-        complete = self.flag(doc.get("complete", True), key("complete"))
-        total = doc.get("total_columns")
-        if total is not None:
-            total = self.count(total, key("total_columns"))
         columns = self.columns(doc["columns"], key("columns"))
-        last = columns[-1].position
-        if complete and (total not in (None, last) or last != len(columns)):
-            raise self.fail(key("columns"), "a complete file lists every position 1..N, no gaps")
-        if total is not None and last > total:
-            raise self.fail(key("total_columns"), f"is {total} but a column sits at {last}")
-        prefix, reason, gaps = self.prefix(doc, key, complete, columns)
+        if columns[-1].position != len(columns):
+            raise self.fail(key("columns"), "a layout lists every position 1..N, no gaps")
         return CsvFileSpec(
             sheet=self.text(doc["sheet"], key("sheet")),
             csv_file=self.text(doc["csv_file"], key("csv_file")),
             control_file=self.text(doc["control_file"], key("control_file")),
             columns=columns,
-            complete=complete,
-            total_columns=total if total is not None else (last if complete else None),
-            written_as_prefix=prefix,
-            prefix_reason=reason,
-            optional_gaps=gaps,
+            end_marker=self.flag(doc.get("end_marker", False), key("end_marker")),
         )
-
-    def prefix(
-        self, doc: dict, key: Callable[[str], str], complete: bool, columns: tuple[ColumnSpec, ...]
-    ) -> tuple[bool, str | None, tuple[OptionalGap, ...]]:
-        """`written_as_prefix`, `prefix_reason` and `optional_gaps`, checked together: only a
-        partial file is declared a prefix, it says why, and every position up to its last
-        listed column is a column or an optional gap."""
-        prefix = self.flag(doc.get("written_as_prefix", False), key("written_as_prefix"))
-        if prefix and complete:
-            raise self.fail(key("written_as_prefix"), "only a partial file (complete: false)")
-        for name in ("prefix_reason", "optional_gaps"):
-            if name in doc and not prefix:
-                raise self.fail(key(name), "only with written_as_prefix: true")
-        if not prefix:
-            return False, None, ()
-        if "prefix_reason" not in doc:
-            raise self.fail(
-                key("prefix_reason"), "missing: say why the gaps and the tail may stay empty"
-            )
-        reason = self.text(doc["prefix_reason"], key("prefix_reason"))
-        items = doc.get("optional_gaps", [])
-        if not isinstance(items, list):
-            raise self.fail(key("optional_gaps"), "must be a list")
-        taken = {c.position for c in columns}
-        last = columns[-1].position
-        gaps: list[OptionalGap] = []
-        for i, item in enumerate(items):
-            gkey = key(f"optional_gaps[{i}]")
-            gap = self.mapping(item, gkey, ("positions", "description"))
-            first, final = self.positions(gap["positions"], f"{gkey}.positions")
-            if final >= last:
-                raise self.fail(f"{gkey}.positions", f"must end before the last column ({last})")
-            if gaps and first <= gaps[-1].last:
-                raise self.fail(f"{gkey}.positions", "gaps must be in order and not overlap")
-            clash = sorted(taken & set(range(first, final + 1)))
-            if clash:
-                raise self.fail(f"{gkey}.positions", f"position {clash[0]} is a listed column")
-            description = self.text(gap["description"], f"{gkey}.description")
-            gaps.append(OptionalGap(first, final, description))
-        covered = taken | {p for g in gaps for p in range(g.first, g.last + 1)}
-        missing = [p for p in range(1, last + 1) if p not in covered]
-        if missing:
-            raise self.fail(
-                key("optional_gaps"),
-                f"position {missing[0]} is neither a listed column nor an optional gap "
-                f"({len(missing)} such positions)",
-            )
-        return True, reason, tuple(gaps)
-
-    def positions(self, value: Any, key: str) -> tuple[int, int]:
-        """`positions` of a gap: one position (`103`) or an inclusive range (`"40-42"`)."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            first = final = value
-        elif isinstance(value, str) and re.fullmatch(r"\d+-\d+", value):
-            first, final = (int(v) for v in value.split("-"))
-        else:
-            raise self.fail(key, "must be a position or a range like 40-42")
-        if first < 1 or final < first:
-            raise self.fail(key, "must be positive and ascending")
-        return first, final
 
     def columns(self, value: Any, prefix: str) -> tuple[ColumnSpec, ...]:
         if not isinstance(value, list) or not value:
@@ -855,15 +782,7 @@ _COMPARED_HEADER = (
     "confidence",
     "follow_up_jobs",
 )
-_COMPARED_FILE = (
-    "csv_file",
-    "control_file",
-    "complete",
-    "total_columns",
-    "written_as_prefix",
-    "prefix_reason",
-    "optional_gaps",
-)
+_COMPARED_FILE = ("csv_file", "control_file", "end_marker")
 _COMPARED_COLUMN = ("type", "required", "max_size", "allowed", "description")
 
 

@@ -30,11 +30,11 @@ def formats_diff(release_a: str, release_b: str, formats_dir: Path = FORMATS_DIR
     `format: "fbdi"`, `identical`, `header` (`[{attribute, old, new}]`), `files_added`,
     `files_removed` and `files` (per sheet: `csv_file`, `added`/`removed` `[{name, position}]`,
     `moved` `[{name, old_position, new_position}]`, `changed` `[{column, attribute, old, new}]`,
-    `header`: the CSV's own attributes, `complete`, `total_columns`, `written_as_prefix`,
-    `prefix_reason` and `optional_gaps` among them). An HDL entry has `format: "hdl"`,
-    `identical`, `header`, `components_added`, `components_removed` and `components` (per
-    discriminator: `added`/`removed` attribute names, `changed` `[{attribute, field, old, new}]`,
-    `header`). Values are JSON-able.
+    `header`: the CSV's own attributes, `csv_file`, `control_file` and `end_marker`). An object
+    a release folder does not hold is compared as the earlier release it falls back to. An HDL
+    entry has `format: "hdl"`, `identical`, `header`, `components_added`, `components_removed`
+    and `components` (per discriminator: `added`/`removed` attribute names, `changed`
+    `[{attribute, field, old, new}]`, `header`). Values are JSON-able.
     """
     for release in (release_a, release_b):
         if not (formats_dir / release).is_dir():
@@ -99,11 +99,10 @@ def diff_rows(diff: dict) -> list[dict[str, str]]:
 
 
 def formats_writing(release: str, formats_dir: Path = FORMATS_DIR) -> list[dict[str, Any]]:
-    """How the writer treats each FBDI CSV of `release`: one dict per CSV with `object`,
-    `csv_file`, `documented` (listed columns), `total_columns` (None when unknown), `written`
-    (`complete`, `prefix`: a partial layout declared `written_as_prefix`, its lines ending at
-    `written_fields`, or `refused`: partial, PartialSpecError), `optional_gaps` (`"40-42"`
-    strings) and `prefix_reason`."""
+    """How the writer writes each FBDI CSV of `release`: one dict per CSV with `object`,
+    `release` (the release whose folder holds the spec: `release`, or the earlier one it falls
+    back to), `csv_file`, `fields` (every column of the layout) and `end_marker` (each line ends
+    with a literal END field)."""
     if not (formats_dir / release).is_dir():
         raise FormatSpecError(f"{formats_dir / release}: no such release")
     rows = []
@@ -112,30 +111,21 @@ def formats_writing(release: str, formats_dir: Path = FORMATS_DIR) -> list[dict[
         if not isinstance(spec, FormatSpec):
             continue
         for f in spec.files:
-            written = "complete" if f.complete else "prefix" if f.written_as_prefix else "refused"
             rows.append(
                 {
                     "object": name,
+                    "release": spec.release,
                     "csv_file": f.csv_file,
-                    "documented": len(f.columns),
-                    "total_columns": f.total_columns,
-                    "written": written,
-                    "written_fields": f.written_field_count if f.writable else None,
-                    "optional_gaps": [_gap(g.first, g.last) for g in f.optional_gaps],
-                    "prefix_reason": f.prefix_reason,
+                    "fields": f.field_count,
+                    "end_marker": f.end_marker,
                 }
             )
     return rows
 
 
-def _gap(first: int, last: int) -> str:
-    return str(first) if first == last else f"{first}-{last}"
-
-
 def _shown(attribute: str, value: Any) -> Any:
-    """A header value as a printable row shows it: optional gaps as their positions."""
-    if attribute == "optional_gaps" and isinstance(value, list):
-        return ", ".join(_gap(g["first"], g["last"]) for g in value) or "none"
+    """A header value as a printable row shows it."""
+    del attribute
     return value
 
 
