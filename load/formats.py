@@ -331,9 +331,9 @@ def _release_key(release: str) -> tuple[int, str]:
 
 def _releases_up_to(release: str, formats_dir: Path) -> list[str]:
     """Shipped releases not newer than `release`, newest first (`release` itself need not have a
-    folder, but must look like one)."""
+    folder; a name that is no release, like `99Z`, has none)."""
     if not _RELEASE_RE.match(release):
-        raise FormatSpecError(f"{release}: a release looks like 25B (two-digit year, A-D)")
+        return []
     older = [r for r in available_releases(formats_dir) if _release_key(r) <= _release_key(release)]
     return sorted(older, key=_release_key, reverse=True)
 
@@ -452,6 +452,8 @@ class _SpecReader:
         return level
 
     def read(self, raw: Any) -> FormatSpec:
+        if isinstance(raw, dict):
+            self.no_partial_keys(raw, "")
         doc = self.mapping(raw, "", _FBDI_KEYS, _FBDI_OPTIONAL)
         release, object_name = self.header(doc, "fbdi")
         date_format = self.text(doc["date_format"], "date_format")

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import yaml
 
-from load.fbdi import FbdiValidationError, PartialSpecError, write_fbdi_zip
-from load.formats import load_spec, load_spec_file, spec_path
+from load.fbdi import FbdiValidationError, write_fbdi_zip
+from load.formats import load_spec
 
 SPEC = load_spec("25B", "GlInterface")
 REPO = Path(__file__).resolve().parents[1]
@@ -337,14 +336,15 @@ def inventory_batch() -> pa.RecordBatch:
     )
 
 
-def test_a_partial_spec_declared_a_prefix_writes_fields_at_their_positions(tmp_path):
+def test_every_field_of_the_layout_is_written_then_the_end_marker(tmp_path):
     spec = load_spec("25B", "InvTransactionsInterface")
-    assert not spec.complete
     written = write_fbdi_zip([inventory_batch()], spec, tmp_path / "inv.zip")
     with zipfile.ZipFile(written.zip_path) as archive:
         (line,) = list(csv.reader(io.StringIO(archive.read(spec.csv_file).decode())))
-    assert len(line) == 145  # ends at DST_SEGMENT30; TRAILING NULLCOLS loads 146..273 as null
-    filled = {i + 1: v for i, v in enumerate(line) if v}
+        assert archive.namelist() == [f.csv_file for f in spec.files]
+        assert all(archive.read(f.csv_file) == b"" for f in spec.files[1:])
+    assert len(line) == 274 and line[-1] == "END"  # 273 fields, then the template macro's END
+    filled = {i + 1: v for i, v in enumerate(line[:-1]) if v}
     assert filled == {
         1: "EHF F01 Inventory",
         6: "1",
@@ -361,14 +361,20 @@ def test_a_partial_spec_declared_a_prefix_writes_fields_at_their_positions(tmp_p
         117: "7010",
         121: "0000",
     }
-    gaps = [p for g in spec.primary.optional_gaps for p in range(g.first, g.last + 1)]
-    assert all(line[p - 1] == "" for p in gaps)
 
 
-def test_mass_additions_are_written_as_a_prefix_beside_complete_distributions(tmp_path):
+def test_mass_additions_are_written_in_full_beside_their_distributions(tmp_path):
     spec = load_spec("25B", "FaMassAdditions")
     additions = pa.RecordBatch.from_pydict(
-        {"mass_addition_id": pa.array([1], pa.int64()), "asset_key_segment10": ["K"]}
+        {
+            "mass_addition_id": pa.array([1], pa.int64()),
+            "book_type_code": ["US CORP"],
+            "description": ["Pump"],
+            "fixed_assets_cost": ["10.00"],
+            "fixed_assets_units": ["1"],
+            "posting_status": ["POST"],
+            "asset_key_segment10": ["K"],
+        }
     )
     distributions = pa.RecordBatch.from_pydict(
         {"mass_addition_id": pa.array([1], pa.int64()), "attribute_category": ["X"]}
@@ -376,20 +382,11 @@ def test_mass_additions_are_written_as_a_prefix_beside_complete_distributions(tm
     batches = {"FaMassAdditions.csv": [additions], "FaMassaddDistributions.csv": [distributions]}
     written = write_fbdi_zip(batches, spec, tmp_path / "fa.zip")
     with zipfile.ZipFile(written.zip_path) as archive:
-        assert archive.read("FaMassAdditions.csv").decode() == "1" + "," * 35 + "K\n"
-        assert archive.read("FaMassaddDistributions.csv").decode() == "1" + "," * 65 + "X\n"
+        (line,) = list(csv.reader(io.StringIO(archive.read("FaMassAdditions.csv").decode())))
+        assert len(line) == 423 and line[-1] == "END" and line[35] == "K"
+        assert archive.read("FaMassaddDistributions.csv").decode() == "1" + "," * 65 + "X,END\n"
 
 
-def test_a_partial_spec_without_the_prefix_declaration_is_refused(tmp_path):
-    with pytest.raises(PartialSpecError, match=r"RaInterfaceLinesAll\.csv documents 43 of 368"):
-        write_fbdi_zip([], load_spec("25B", "RaInterfaceLinesAll"), tmp_path / "ar.zip")
-    doc = yaml.safe_load(spec_path("25B", "InvTransactionsInterface").read_text())
-    for key in ("written_as_prefix", "prefix_reason", "optional_gaps"):
-        doc.pop(key)
-    path = tmp_path / "25B" / "InvTransactionsInterface.yml"
-    path.parent.mkdir()
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    undeclared = load_spec_file(path)
-    with pytest.raises(PartialSpecError, match="not declared written_as_prefix"):
-        write_fbdi_zip([inventory_batch()], undeclared, tmp_path / "inv.zip")
-    assert not (tmp_path / "inv.zip").exists() and not (tmp_path / "ar.zip").exists()
+def test_a_gl_line_has_no_end_marker(tmp_path):
+    spec = load_spec("25B", "GlInterface")
+    assert not spec.primary.end_marker and spec.field_count == 149

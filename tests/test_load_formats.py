@@ -201,26 +201,14 @@ def _object_variant(tmp_path: Path, release: str, name: str, edit) -> Path:
     return path
 
 
-def test_inventory_is_declared_a_prefix_with_its_gaps():
-    spec = load_spec("25B", "InvTransactionsInterface")
-    file = spec.primary
-    assert not file.complete and file.written_as_prefix and spec.writable
-    assert file.written_field_count == 145 and file.field_count == 273
-    assert [(g.first, g.last) for g in file.optional_gaps] == [
-        (40, 42),
-        (63, 66),
-        (103, 103),
-        (106, 106),
-        (108, 110),
-        (112, 115),
-    ]
-    assert [spec.column(f"DST_SEGMENT{i}").position for i in (1, 2, 30)] == [116, 117, 145]
-    assert "TRAILING NULLCOLS" in file.prefix_reason
-    additions, distributions = load_spec("25B", "FaMassAdditions").files
-    assert additions.written_as_prefix and additions.written_field_count == 36
-    assert not distributions.written_as_prefix and distributions.writable
-    for name in ("RaInterfaceLinesAll", "EgpSystemItemsInterface", "PozSuppliersInt"):
-        assert not load_spec("25B", name).writable
+def test_every_shipped_layout_is_complete_and_ends_with_the_macros_end_field():
+    for name in ("InvTransactionsInterface", "FaMassAdditions", "RaInterfaceLinesAll"):
+        for file in load_spec("25B", name).files:
+            assert file.end_marker
+            assert [c.position for c in file.columns] == list(range(1, file.field_count + 1))
+    inventory = load_spec("25B", "InvTransactionsInterface")
+    assert [inventory.column(f"DST_SEGMENT{i}").position for i in (1, 2, 30)] == [116, 117, 145]
+    assert not load_spec("25B", "GlInterface").primary.end_marker
 
 
 @pytest.mark.parametrize(
@@ -229,51 +217,45 @@ def test_inventory_is_declared_a_prefix_with_its_gaps():
         (
             "GlInterface",
             lambda doc: doc.update(written_as_prefix=True, prefix_reason="all there"),
-            r"written_as_prefix: only a partial file \(complete: false\)",
+            "written_as_prefix: partial layouts are gone",
+        ),
+        (
+            "GlInterface",
+            lambda doc: doc.update(total_columns=150),
+            "total_columns: partial layouts are gone",
         ),
         (
             "InvTransactionsInterface",
-            lambda doc: doc.pop("prefix_reason"),
-            "prefix_reason: missing",
+            lambda doc: doc["files"][0].update(complete=False),
+            r"files\[0\]\.complete: partial layouts are gone",
         ),
         (
             "InvTransactionsInterface",
-            lambda doc: doc.update(written_as_prefix=False),
-            "prefix_reason: only with written_as_prefix: true",
+            lambda doc: doc["files"][1]["columns"][3].update(position=6),
+            r"files\[1\]\.columns: a layout lists every position 1\.\.N, no gaps",
         ),
         (
             "InvTransactionsInterface",
-            lambda doc: doc["optional_gaps"].pop(2),
-            r"optional_gaps: position 103 is neither a listed column nor an optional gap",
-        ),
-        (
-            "InvTransactionsInterface",
-            lambda doc: doc["optional_gaps"][0].update(positions="39-42"),
-            r"optional_gaps\[0\]\.positions: position 39 is a listed column",
-        ),
-        (
-            "InvTransactionsInterface",
-            lambda doc: doc["optional_gaps"][0].update(positions="forty"),
-            r"optional_gaps\[0\]\.positions: must be a position or a range",
+            lambda doc: doc["files"][0].update(end_marker="yes"),
+            r"files\[0\]\.end_marker: must be true or false",
         ),
     ],
 )
-def test_a_prefix_declaration_is_checked(tmp_path, name, edit, problem):
+def test_a_partial_layout_is_refused(tmp_path, name, edit, problem):
     with pytest.raises(FormatSpecError, match=problem):
         load_spec_file(_object_variant(tmp_path, "26A", name, edit))
 
 
-def test_diff_and_report_show_how_a_partial_file_is_written(tmp_path):
-    def refuse(doc):
-        for key in ("written_as_prefix", "prefix_reason", "optional_gaps"):
-            doc.pop(key)
+def test_diff_and_report_show_the_end_marker_and_the_fallback(tmp_path):
+    def no_end(doc):
+        for file in doc["files"]:
+            file.pop("end_marker")
 
-    older = load_spec_file(_object_variant(tmp_path, "26A", "InvTransactionsInterface", refuse))
+    older = load_spec_file(_object_variant(tmp_path, "26A", "InvTransactionsInterface", no_end))
     diff = diff_specs(older, load_spec("25B", "InvTransactionsInterface"))
-    (file,) = diff.files
-    changed = {h.attribute: (h.old, h.new) for h in file.header_changed}
-    assert set(changed) == {"written_as_prefix", "prefix_reason", "optional_gaps"}
-    assert changed["written_as_prefix"] == (False, True)
+    changed = {(f.sheet, h.attribute): (h.old, h.new) for f in diff.files for h in f.header_changed}
+    assert changed[("INV_TRANSACTIONS_INTERFACE", "end_marker")] == (False, True)
+    assert len(changed) == 4
 
     formats = tmp_path / "formats"
     for release in ("26A", "26B"):
@@ -281,15 +263,25 @@ def test_diff_and_report_show_how_a_partial_file_is_written(tmp_path):
     (formats / "26A" / "InvTransactionsInterface.yml").write_text(
         (tmp_path / "26A" / "InvTransactionsInterface.yml").read_text()
     )
+    (formats / "26A" / "GlInterface.yml").write_text(
+        spec_path("25B", "GlInterface").read_text().replace("release: 25B", "release: 26A")
+    )
     current = spec_path("25B", "InvTransactionsInterface").read_text()
     (formats / "26B" / "InvTransactionsInterface.yml").write_text(
         current.replace("release: 25B", "release: 26B")
     )
-    rows = diff_rows(formats_diff("26A", "26B", formats))
-    shown = {r["name"]: r["detail"] for r in rows if r["change"] == "header"}
-    assert shown["written_as_prefix"] == "False -> True"
-    assert shown["optional_gaps"] == "none -> 40-42, 63-66, 103, 106, 108-110, 112-115"
+    diff = formats_diff("26A", "26B", formats)
+    assert diff["objects"]["GlInterface"]["identical"]  # 26B falls back to 26A's
+    rows = diff_rows(diff)
+    shown = {(r["part"], r["name"]): r["detail"] for r in rows if r["change"] == "header"}
+    assert shown[("InvTransactionsInterface.csv", "end_marker")] == "False -> True"
 
-    (inventory,) = [r for r in formats_writing("26B", formats)]
-    assert (inventory["written"], inventory["written_fields"]) == ("prefix", 145)
-    assert [r["written"] for r in formats_writing("26A", formats)] == ["refused"]
+    writing = {(r["object"], r["csv_file"]): r for r in formats_writing("26B", formats)}
+    inventory = writing[("InvTransactionsInterface", "InvTransactionsInterface.csv")]
+    assert (inventory["release"], inventory["fields"], inventory["end_marker"]) == (
+        "26B",
+        273,
+        True,
+    )
+    gl = writing[("GlInterface", "GlInterface.csv")]
+    assert (gl["release"], gl["fields"], gl["end_marker"]) == ("26A", 149, False)

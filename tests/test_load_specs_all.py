@@ -1,4 +1,4 @@
-"""Every shipped spec: loads, matches the reference, and partial layouts never reach Fusion."""
+"""Every shipped spec: loads, is a complete layout, and releases fall back to earlier ones."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from load.fbdi import PartialSpecError, write_fbdi_zip
+from load.fbdi import write_fbdi_zip
 from load.formats import (
     FormatSpec,
+    FormatSpecError,
     HdlSpec,
     available_objects,
     available_releases,
     load_spec,
     load_spec_file,
+    resolve_release,
     spec_path,
 )
 from load.formats_report import diff_rows, formats_diff
@@ -30,6 +32,8 @@ EXPECTED_25B = {
     "FaMassAdditions",
     "GlInterface",
     "InvTransactionsInterface",
+    "PozSupplierAddressesInt",
+    "PozSupplierSitesInt",
     "PozSuppliersInt",
     "RaInterfaceLinesAll",
     "Worker",
@@ -39,57 +43,78 @@ EXPECTED_25B = {
 @pytest.mark.parametrize(
     ("release", "name"), [(r, o) for r in available_releases() for o in available_objects(r)]
 )
-def test_every_spec_loads_and_validates(release, name):
+def test_every_spec_loads_and_is_a_complete_layout(release, name):
     spec = load_spec(release, name)
-    assert (spec.release, spec.object_name) == (release, name)
+    assert (spec.release, spec.object_name) == (resolve_release(release, name), name)
     assert spec.confidence in {"high", "medium", "low"}
     if isinstance(spec, FormatSpec):
         for f in spec.files:
-            positions = [c.position for c in f.columns]
-            assert positions == sorted(set(positions))
-            assert f.field_count >= positions[-1]
-            if f.complete:
-                assert positions == list(range(1, f.field_count + 1))
+            assert [c.position for c in f.columns] == list(range(1, f.field_count + 1))
 
 
 def test_release_25b_has_every_target_object():
     assert set(available_objects("25B")) == EXPECTED_25B
 
 
-def test_autoinvoice_is_partial_with_the_documented_positions():
+def test_a_release_folder_holds_only_what_changed_and_falls_back_for_the_rest():
+    assert sorted(p.stem for p in spec_path("26C", "x").parent.glob("*.yml")) == [
+        "RaInterfaceLinesAll"
+    ]
+    assert set(available_objects("26C")) == EXPECTED_25B
+    assert resolve_release("26C", "GlInterface") == "25B"
+    assert load_spec("26C", "GlInterface") == load_spec("25B", "GlInterface")
+    assert load_spec("26C", "RaInterfaceLinesAll").release == "26C"
+    assert resolve_release("26D", "RaInterfaceLinesAll") == "26C"  # newer releases too
+    with pytest.raises(FormatSpecError, match="nor in any earlier release"):
+        load_spec("25A", "GlInterface")
+
+
+def test_autoinvoice_is_complete_with_the_macros_column_moves():
     spec = load_spec("25B", "RaInterfaceLinesAll")
-    assert not spec.complete and spec.field_count == 368
-    assert spec.csv_file == "RaInterfaceLinesAll.csv"
+    assert [(f.csv_file, f.field_count) for f in spec.files] == [
+        ("RaInterfaceLinesAll.csv", 368),
+        ("RaInterfaceDistributionsAll.csv", 140),
+        ("RaInterfaceSalesCreditsAll.csv", 38),
+        ("ArInterfaceContsAll.csv", 42),
+    ]
+    assert all(f.end_marker for f in spec.files)
     assert spec.sheet == "RA_INTERFACE_LINES_ALL"
     at = {c.position: c.name for c in spec.columns}
-    assert at[1] == "ORG_ID" and at[2] == "BU_NAME" and at[9] == "ORIG_SYSTEM_BILL_CUSTOMER_REF"
-    assert at[19] == "ORIG_SYSTEM_SOLD_CUSTOMER_REF" and at[20] == "BILL_CUSTOMER_ACCOUNT_NUMBER"
-    assert at[27] == "LINE_TYPE" and at[38] == "INTERFACE_LINE_CONTEXT"
-    assert at[39] == "INTERFACE_LINE_ATTRIBUTE1" and at[53] == "INTERFACE_LINE_ATTRIBUTE15"
-    assert at[54] == "PRIMARY_SALESREP_NUMBER" and at[56] == "LEGAL_ENTITY_IDENTIFIER"
-    assert not set(range(10, 19)) & set(at) and not set(range(23, 27)) & set(at)
+    assert at[1] == "ORG_ID" and at[2] == "BATCH_SOURCE_NAME" and at[287] == "BU_NAME"
+    assert at[26] == "LINE_TYPE" and at[37] == "INTERFACE_LINE_CONTEXT"
+    assert at[38] == "INTERFACE_LINE_ATTRIBUTE1" and at[368] == "ADDITIONAL_LINE_ATTRIBUTE15"
+    assert spec.file("RaInterfaceDistributionsAll.csv").column("BU_NAME").position == 99
+    assert spec.file("ArInterfaceContsAll.csv").columns[-1].name == "CONTINGENCY_NAME"
     assert spec.column("LINE_TYPE").allowed == ("LINE", "TAX", "FREIGHT", "CHARGES")
     required = [c.name for c in spec.columns if c.required]
     assert required == [
-        "BU_NAME",
         "BATCH_SOURCE_NAME",
         "CUST_TRX_TYPE_NAME",
         "LINE_TYPE",
         "DESCRIPTION",
         "CURRENCY_CODE",
         "CONVERSION_TYPE",
+        "BU_NAME",
     ]
     assert spec.ess_job.parameter_count == 24 and not spec.ess_job.complete
     with pytest.raises(ValueError, match="3 of 24"):
         spec.ess_job.parameter_list({})
+    later = load_spec("26C", "RaInterfaceLinesAll")
+    assert later.field_count == 371 and later.columns[-1].name == "INITIAL_CUSTOMER_TRX_ID"
 
 
 def test_inventory_positions_from_the_reference():
     spec = load_spec("25B", "InvTransactionsInterface")
-    assert not spec.complete and spec.field_count == 273
+    assert [(f.csv_file, f.field_count) for f in spec.files] == [
+        ("InvTransactionsInterface.csv", 273),
+        ("InvTransactionLotsInterface.csv", 142),
+        ("InvSerialNumbersInterface.csv", 118),
+        ("CstTransCostInterface.csv", 3),
+    ]
     expected = {
         1: "ORGANIZATION_NAME",
         6: "PROCESS_FLAG",
+        10: "INV_LOTSERIAL_INTERFACE_NUM",
         13: "LOC_SEGMENT1",
         32: "LOC_SEGMENT20",
         33: "TRANSACTION_QUANTITY",
@@ -108,19 +133,20 @@ def test_inventory_positions_from_the_reference():
     for position, name in expected.items():
         assert spec.column(name).position == position
     assert spec.column("TRANSACTION_UOM").required
+    assert spec.column("TRANSACTION_DATE").type == "date"
     assert not spec.ess_job.complete
 
 
 def test_items_and_suppliers():
     items = load_spec("25B", "EgpSystemItemsInterface")
-    assert items.field_count == 399 and len(items.columns) == 16 and not items.complete
+    assert items.field_count == 399 and len(items.columns) == 399
     assert [c.name for c in items.columns][:4] == [
         "TRANSACTION_TYPE",
         "BATCH_ID",
         "BATCH_NUMBER",
         "ITEM_NUMBER",
     ]
-    assert items.columns[-1].name == "NEW_ITEM_CLASS_NAME"
+    assert items.columns[-1].name == "EXPIRATION_DATE_CALC_BASIS"
     assert items.ess_job.parameter_list(
         {
             "BatchId": "42",
@@ -133,21 +159,30 @@ def test_items_and_suppliers():
     ) == ("42,null,CREATE,N,ORA_COMP,N,Y")
 
     suppliers = load_spec("25B", "PozSuppliersInt")
-    assert suppliers.confidence == "medium" and not suppliers.complete
-    assert suppliers.primary.total_columns is None
+    assert suppliers.confidence == "medium" and suppliers.field_count == 156
     assert suppliers.columns[0].name == "IMPORT_ACTION" and suppliers.columns[3].name == "SEGMENT1"
-    assert suppliers.columns[-1].name == "CUSTOMER_NUM" and len(suppliers.columns) == 14
+    assert suppliers.columns[-1].name == "BATCH_ID"  # column A of the sheet, moved last
     assert suppliers.ess_job.parameter_list({}) == "NEW,N"
+    addresses = load_spec("25B", "PozSupplierAddressesInt")
+    sites = load_spec("25B", "PozSupplierSitesInt")
+    assert addresses.field_count == 110 and addresses.confidence == "low"
+    assert [(f.csv_file, f.field_count) for f in sites.files] == [
+        ("PozSupplierSitesInt.csv", 200),
+        ("PozSupThirdPartyInt.csv", 11),
+    ]
 
 
-def test_fixed_assets_has_two_csvs_and_66_distribution_fields():
+def test_fixed_assets_has_three_csvs():
     spec = load_spec("25B", "FaMassAdditions")
-    assert [f.csv_file for f in spec.files] == ["FaMassAdditions.csv", "FaMassaddDistributions.csv"]
-    additions, distributions = spec.files
-    assert not additions.complete and additions.total_columns is None
+    assert [(f.csv_file, f.field_count) for f in spec.files] == [
+        ("FaMassAdditions.csv", 422),
+        ("FaMassaddDistributions.csv", 66),
+        ("FaMcMassRates.csv", 4),
+    ]
+    additions, distributions, _ = spec.files
     assert additions.columns[0].name == "MASS_ADDITION_ID"
-    assert additions.columns[-1].name == "ASSET_KEY_SEGMENT10" and len(additions.columns) == 36
-    assert distributions.complete and distributions.field_count == 66
+    assert additions.column("DEPRECIATE_FLAG").position == 48
+    assert not additions.column("DEPRECIATE_FLAG").required  # the mart does not fill it
     names = [c.name for c in distributions.columns]
     assert names[:4] == ["MASS_ADDITION_ID", "UNITS", "EMPLOYEE_EMAIL_ADDRESS", "LOCATION_SEGMENT1"]
     assert names[9:11] == ["LOCATION_SEGMENT7", "DEPRN_EXPENSE_SEGMENT1"]
@@ -197,6 +232,7 @@ def _fa_batches():
             "book_type_code": ["US CORP", "US CORP"],
             "description": ["MRI scanner", "Infusion pump, 4-channel"],
             "fixed_assets_cost": pa.array([1200000.5, 3400], pa.float64()),
+            "fixed_assets_units": pa.array([1, 1], pa.int64()),
             "posting_status": ["POST", "POST"],
             "queue_name": ["POST", "POST"],
         }
@@ -212,39 +248,48 @@ def _fa_batches():
     return {"FaMassAdditions.csv": [additions], "FaMassaddDistributions.csv": [distributions]}
 
 
-def test_partial_spec_refuses_to_write(tmp_path):
-    """A partial layout not declared written_as_prefix cannot produce a file for Fusion."""
-    items = load_spec("25B", "EgpSystemItemsInterface")
-    with pytest.raises(PartialSpecError, match=r"EgpSystemItemsInterface"):
-        write_fbdi_zip([], items, tmp_path / "items.zip")
-    assert not (tmp_path / "items.zip").exists()
-    ar = load_spec("25B", "RaInterfaceLinesAll")
-    with pytest.raises(PartialSpecError, match="43 of 368"):
-        write_fbdi_zip([], ar, tmp_path / "ar.zip")
+def test_a_partial_layout_is_refused_by_the_loader(tmp_path):
+    doc = yaml.safe_load(spec_path("25B", "EgpSystemItemsInterface").read_text(encoding="utf-8"))
+    doc["complete"] = False
+    path = tmp_path / "25B" / "EgpSystemItemsInterface.yml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(FormatSpecError, match="complete: partial layouts are gone"):
+        load_spec_file(path)
+    del doc["complete"]
+    last = {"name": "EXPIRATION_DATE_CALC_BASIS", "type": "text", "position": 399}
+    doc["files"][0]["columns"] = [*doc["files"][0]["columns"][:16], last]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(FormatSpecError, match=r"every position 1\.\.N, no gaps"):
+        load_spec_file(path)
 
 
 def test_fa_zip_holds_both_csvs_deterministically(tmp_path):
     spec = load_spec("25B", "FaMassAdditions")
-    first = write_fbdi_zip(_fa_batches(), spec, tmp_path / "a.zip", allow_partial=True)
-    second = write_fbdi_zip(_fa_batches(), spec, tmp_path / "b.zip", allow_partial=True)
+    first = write_fbdi_zip(_fa_batches(), spec, tmp_path / "a.zip")
+    second = write_fbdi_zip(_fa_batches(), spec, tmp_path / "b.zip")
     assert first.zip_sha256 == second.zip_sha256
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
-        assert archive.namelist() == ["FaMassAdditions.csv", "FaMassaddDistributions.csv"]
+        assert archive.namelist() == [
+            "FaMassAdditions.csv",
+            "FaMassaddDistributions.csv",
+            "FaMcMassRates.csv",
+        ]
         additions = archive.read("FaMassAdditions.csv").decode().splitlines()
         distributions = archive.read("FaMassaddDistributions.csv").decode().splitlines()
     assert additions[1].startswith('2,US CORP,,,"Infusion pump, 4-channel",')
-    assert [len(row) for row in csv.reader(additions)] == [36, 36]
-    assert [line.count(",") for line in distributions] == [65, 65]
+    assert [len(row) for row in csv.reader(additions)] == [423, 423]  # 422 fields and END
+    assert [line.count(",") for line in distributions] == [66, 66]
     assert distributions[0].split(",")[:4] == ["1", "1", "", "MAIN"]
-    assert distributions[0].endswith(",X")
-    assert [f.rows for f in first.files] == [2, 2]
+    assert distributions[0].endswith(",X,END")
+    assert [f.rows for f in first.files] == [2, 2, 0]
     assert first.control_totals.to_records() == [
         {"BOOK_TYPE_CODE": "US CORP", "FIXED_ASSETS_COST": "1203400.5", "rows": 2}
     ]
 
 
-def test_gaps_in_a_partial_layout_are_empty_fields(tmp_path):
+def test_columns_without_input_are_empty_fields_up_to_the_end_marker(tmp_path):
     spec = load_spec("25B", "InvTransactionsInterface")
     batch = pa.RecordBatch.from_pydict(
         {
@@ -264,8 +309,8 @@ def test_gaps_in_a_partial_layout_are_empty_fields(tmp_path):
     written = write_fbdi_zip([batch], spec, tmp_path / "inv.zip")
     with zipfile.ZipFile(io.BytesIO(written.zip_path.read_bytes())) as archive:
         fields = archive.read("InvTransactionsInterface.csv").decode().rstrip("\n").split(",")
-    assert len(fields) == 145  # the documented prefix; the control file nulls the rest
-    filled = {i + 1: v for i, v in enumerate(fields) if v}
+    assert len(fields) == 274 and fields[-1] == "END"  # all 273 fields, then the macro's END
+    filled = {i + 1: v for i, v in enumerate(fields[:-1]) if v}
     assert filled == {
         1: "M1",
         6: "1",
@@ -282,12 +327,15 @@ def test_gaps_in_a_partial_layout_are_empty_fields(tmp_path):
 
 
 def _synthetic_release(tmp_path: Path) -> Path:
-    """25B copied as is, plus a made-up 26A that changes GlInterface and drops Suppliers."""
+    """25B copied as is but without Suppliers, plus a made-up 26A that holds only what it
+    changes (GlInterface, Worker) and adds Suppliers."""
     root = tmp_path / "formats"
     for release in ("25B", "26A"):
         (root / release).mkdir(parents=True)
         for name in available_objects("25B"):
-            if release == "26A" and name == "PozSuppliersInt":
+            if release == "25B" and name == "PozSuppliersInt":
+                continue
+            if release == "26A" and name not in ("GlInterface", "Worker", "PozSuppliersInt"):
                 continue
             doc = yaml.safe_load(spec_path("25B", name).read_text(encoding="utf-8"))
             doc["release"] = release
@@ -304,7 +352,7 @@ def test_formats_diff_between_two_releases(tmp_path):
     root = _synthetic_release(tmp_path)
     assert load_spec_file(root / "26A" / "GlInterface.yml").field_count == 150
     diff = formats_diff("25B", "26A", formats_dir=root)
-    assert diff["only_in_a"] == ["PozSuppliersInt"] and diff["only_in_b"] == []
+    assert diff["only_in_a"] == [] and diff["only_in_b"] == ["PozSuppliersInt"]
     gl = diff["objects"]["GlInterface"]
     assert not gl["identical"]
     assert gl["header"] == [
@@ -316,14 +364,14 @@ def test_formats_diff_between_two_releases(tmp_path):
     ]
     sheet = gl["files"]["GL_INTERFACE"]
     assert sheet["added"] == [{"name": "INTERFACE_LINE_NUMBER", "position": 150}]
-    assert sheet["header"] == [{"attribute": "total_columns", "old": 149, "new": 150}]
+    assert sheet["header"] == []
     assert diff["objects"]["Worker"]["components"]["Worker"]["added"] == ["BloodType"]
     assert diff["objects"]["FaMassAdditions"]["identical"]
     rows = diff_rows(diff)
     assert {
         "object": "PozSuppliersInt",
         "part": "",
-        "change": "only in 25B",
+        "change": "only in 26A",
         "name": "",
         "detail": "",
     } in rows
@@ -338,7 +386,21 @@ def test_formats_diff_between_two_releases(tmp_path):
 
 
 def test_no_invented_release_is_shipped():
-    assert available_releases() == ["25B"]
+    assert available_releases() == ["25B", "26C"]
+
+
+def test_the_shipped_26c_drift_is_the_autoinvoice_lines_columns():
+    diff = formats_diff("25B", "26C")
+    assert (diff["only_in_a"], diff["only_in_b"]) == ([], [])
+    changed = {name for name, entry in diff["objects"].items() if not entry["identical"]}
+    assert changed == {"RaInterfaceLinesAll"}
+    lines = diff["objects"]["RaInterfaceLinesAll"]["files"]["RA_INTERFACE_LINES_ALL"]
+    assert lines["added"] == [
+        {"name": "CONS_BILLING_SET_ID", "position": 369},
+        {"name": "CONS_BILLING_EXCLUSION_FLAG", "position": 370},
+        {"name": "INITIAL_CUSTOMER_TRX_ID", "position": 371},
+    ]
+    assert (lines["removed"], lines["moved"]) == ([], [])
 
 
 def test_the_cli_diffs_two_releases_and_names_an_unknown_one():
@@ -351,4 +413,4 @@ def test_the_cli_diffs_two_releases_and_names_an_unknown_one():
     assert all(o["identical"] for o in json.loads(same.stdout)["objects"].values())
     unknown = CliRunner().invoke(main, ["formats", "diff", "25B", "99Z"])
     assert unknown.exit_code == 2
-    assert "'99Z' has no specs; shipped: 25B" in unknown.output
+    assert "'99Z' has no specs; shipped: 25B, 26C" in unknown.output
