@@ -13,17 +13,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dlt
-
-from extract.dead_letter import DeadLetterStore
-from extract.epic import settings as epic_settings
-from extract.epic.resolute import ExtractReport, resolute_journal_source
+from extract.epic.resolute import extract_resolute
 from extract.shared.rate_limit import LimiterRegistry
 from runtime.config import ConfigError, Domain, Tenant
 from runtime.endpoints import files_location, resolve_endpoint
 from runtime.http import Observer
 from runtime.secrets import require_secret
-from runtime.targets import target_of
 from runtime.warehouse import Warehouse
 
 # One set of token buckets per process: every extract of a credential shares its budget.
@@ -44,7 +39,8 @@ class Landing:
 
 @dataclass(frozen=True)
 class LandingJob:
-    """Where one domain's extract lands and keeps its state."""
+    """Where one domain's extract lands and keeps its state; `tables` are the source tables
+    the domain's target needs (the caller knows them; a source that lands them all ignores it)."""
 
     warehouse: Warehouse
     tenant: Tenant
@@ -53,39 +49,16 @@ class LandingJob:
     dead_letter_dir: Path
     pipelines_dir: Path
     observer: Observer | None = None
+    tables: tuple[str, ...] | None = None  # the source tables the domain lands (None: all)
 
 
 def land(job: LandingJob) -> Landing:
-    """Extract the domain's source into the raw layer."""
-    # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
-    dlt.config["load.delete_completed_jobs"] = True
+    """Extract the domain's source into the raw layer (extract.shared.landing runs the load)."""
     return _EXTRACTS[job.domain.source](job)
 
 
-def run_extract(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    location: Path,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-) -> ExtractReport:
-    """Land new Resolute feed files; rows, dead letters and the file cursor commit in one load."""
-    report = ExtractReport()
-    dlt.config["load.delete_completed_jobs"] = True
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=warehouse.dlt_destination(),
-        dataset_name=warehouse.schema(epic_settings.DATASET_LAYER),
-        pipelines_dir=str(pipelines_dir),
-    )
-    source = resolute_journal_source(location, DeadLetterStore(dead_letter_dir), report)
-    file_format = "parquet" if warehouse.kind == "duckdb" else "csv"
-    pipeline.run(source, loader_file_format=file_format)
-    return report
-
-
 def _epic_resolute(job: LandingJob) -> Landing:
-    report = run_extract(
+    report = extract_resolute(
         job.warehouse,
         job.pipeline_name,
         files_location(job.tenant, job.domain.endpoint),
@@ -105,8 +78,7 @@ def _epic_resolute(job: LandingJob) -> Landing:
 def _sunrise(job: LandingJob) -> Landing:
     from extract.allscripts.sunrise import extract_sunrise
 
-    tables = target_of(job.domain).tables
-    return _sql_landing(job, partial(extract_sunrise, tables=tables))
+    return _sql_landing(job, partial(extract_sunrise, tables=job.tables))
 
 
 def _touchworks(job: LandingJob) -> Landing:

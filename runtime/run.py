@@ -334,6 +334,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
             dead_letter_dir=ctx.paths.dead_letter,
             pipelines_dir=ctx.paths.work / "dlt",
             observer=metrics_observer(ctx.tenant.name, ctx.stream.name, ctx.domain.name),
+            tables=target_of(ctx.domain).tables,
         )
     )
     result.rows_extracted = landing.rows

@@ -14,7 +14,7 @@ import requests
 
 from extract.shared.oauth import client_credentials_session
 from extract.shared.rate_limit import Budget, LimiterRegistry
-from extract.veradigm import Table
+from extract.veradigm.helpers import Table
 from extract.veradigm import practice_fusion as pf
 from runtime.http import RetryPolicy
 from sandbox.canaries import canary_hits

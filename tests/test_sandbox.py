@@ -14,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from extract.epic.settings import FEED_SCHEMA
+from extract.epic.resolute.settings import FEED_SCHEMA
 from sandbox import epic_resolute, rand, world
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES, canary_hits
 from sandbox.endpoints import endpoints_path, read_endpoints, set_endpoint

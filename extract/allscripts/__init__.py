@@ -1,1 +1,1 @@
-"""Allscripts / Altera sources."""
+"""Allscripts / Altera sources: one package per source system (`sunrise`, `dbmotion`)."""

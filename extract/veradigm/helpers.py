@@ -1,11 +1,11 @@
-"""Veradigm ambulatory sources (Practice Fusion REST, Unity API): what both extracts share.
+"""What the Veradigm API sources (Practice Fusion REST, Unity API) share: record contracts.
 
 API records are checked against their table's fields one by one (`Table.conform`): the good
 ones become one Arrow table with merge hints (primary key, `deleted` as dlt's hard-delete
 flag, the change order as its dedup sort), the bad ones are quarantined with a reason naming
 their position and field, never a value. A response that breaks the contract as a whole is
 quarantined as received (`quarantine`), and its cursor does not move. Rows, dead letters and
-cursors all land in one dlt load (`land`), so they commit together.
+cursors all land in one dlt load (extract.shared.landing), so they commit together.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 
 from extract.dead_letter import TABLE as DEAD_LETTER
 from extract.dead_letter import DeadLetterStore, file_sha256
-from runtime.warehouse import Warehouse
 
 DATASET_LAYER = "raw_veradigm"
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -261,16 +260,3 @@ def rejected_records(
     report.dead_letters.append({"object": name, "reason_code": "record_contract",
                                 "records": len(rejects)})  # fmt: skip
     yield quarantine(store, source, name, content, "record_contract", reason)
-
-
-def land(warehouse: Warehouse, pipeline_name: str, pipelines_dir: Path, source) -> None:
-    """Run a source into the tenant's `raw_veradigm` schema in one dlt load."""
-    # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
-    dlt.config["load.delete_completed_jobs"] = True
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=warehouse.dlt_destination(),
-        dataset_name=warehouse.schema(DATASET_LAYER),
-        pipelines_dir=str(pipelines_dir),
-    )
-    pipeline.run(source, loader_file_format="parquet" if warehouse.kind == "duckdb" else "csv")

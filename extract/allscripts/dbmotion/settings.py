@@ -1,26 +1,11 @@
-"""dlt source for Allscripts dbMotion's unified-patient-identity view: the patient records each
-source system registered (with their demographics) and their links to enterprise ids over time,
-read by a `last_modified` watermark (extract.shared.sql_changes).
-
-`patient_identities` holds local patient ids, names, birth dates and postal codes;
-`patient_links` enterprise and local patient ids: both are PHI and never leave staging raw.
-"""
+"""Allscripts dbMotion's identity view: the source's name, raw dataset, change mechanism and
+the contracts of its tables."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
 import pyarrow as pa
 
-from extract.shared.sql_changes import (
-    CHUNK_ROWS,
-    DEFAULT_OVERLAP,
-    SqlExtractReport,
-    TableSpec,
-    run_sql_source,
-)
-from runtime.warehouse import Warehouse
+from extract.shared.sql_changes import TableSpec
 
 SOURCE = "dbmotion_identity"
 DATASET_LAYER = "raw_dbmotion"
@@ -62,32 +47,3 @@ TABLES: tuple[TableSpec, ...] = (
         ),
     ),
 )
-
-
-def extract_dbmotion(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    chunk_rows: int = CHUNK_ROWS,
-) -> SqlExtractReport:
-    """Land dbMotion's identity changes in `<tenant>_raw_dbmotion` (mechanism `watermark`;
-    `overlap` is its re-read window)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"dbMotion is read by {' or '.join(MECHANISMS)}, not {mechanism!r}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        TABLES,
-        dead_letter_dir,
-        pipelines_dir,
-        overlap=overlap,
-        chunk_rows=chunk_rows,
-    )

@@ -1,32 +1,11 @@
-"""dlt source for Allscripts/Altera Sunrise: charges, encounters, SFM overlays, supply
-consumption, clinicians and device assets, read through SQL Server CDC or, where CDC is off, a
-`last_modified` watermark (extract.shared.sql_changes).
-
-Sunrise Financial Manager adjustments land as their own table (`sfm_charge_overlay`); the
-staging models apply them ("the SFM-adjusted value wins"). `encounters.patient_id` (the local
-MRN) and `encounters.patient_name` are PHI.
-
-Every table keeps tombstones: a row deleted in Sunrise stays in the raw layer with its last
-values and `_deleted` / `_deleted_at` set, so the models can take back what it caused in Fusion
-(a deleted charge is reversed like a credited one, a deleted consumption received back).
-"""
+"""Allscripts/Altera Sunrise: the source's name, raw dataset, change mechanisms and the
+contracts of its tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
-from pathlib import Path
-
 import pyarrow as pa
 
-from extract.shared.sql_changes import (
-    CHUNK_ROWS,
-    DEFAULT_OVERLAP,
-    SqlExtractReport,
-    TableSpec,
-    run_sql_source,
-)
-from runtime.warehouse import Warehouse
+from extract.shared.sql_changes import TableSpec
 
 SOURCE = "allscripts_sunrise"
 DATASET_LAYER = "raw_sunrise"
@@ -148,37 +127,3 @@ TABLES: tuple[TableSpec, ...] = (
         tombstones=True,
     ),
 )
-
-
-def extract_sunrise(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    chunk_rows: int = CHUNK_ROWS,
-    tables: Sequence[str] | None = None,
-) -> SqlExtractReport:
-    """Land Sunrise's changes in `<tenant>_raw_sunrise` by `mechanism` (`cdc` or `watermark`;
-    `overlap` is the watermark's re-read window); `tables` limits it to those tables (a domain
-    lands the tables its Fusion object needs)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"Sunrise is read by {' or '.join(MECHANISMS)}, not {mechanism!r}")
-    unknown = sorted(set(tables or ()) - {spec.name for spec in TABLES})
-    if unknown:
-        raise ValueError(f"Sunrise has no table {', '.join(unknown)}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        [spec for spec in TABLES if tables is None or spec.name in tables],
-        dead_letter_dir,
-        pipelines_dir,
-        overlap=overlap,
-        chunk_rows=chunk_rows,
-    )

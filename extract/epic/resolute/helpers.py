@@ -1,35 +1,27 @@
-"""dlt source for the Epic Resolute HB/PB journal feed (Clarity-style Parquet drops).
+"""Helpers of the Resolute journal source: the feed contract and the files of a drop folder.
 
-Daily files carry the lines posted that day; restatement files carry the current version of
-lines posted earlier (the latest delivery of a line wins downstream). Each file is processed
-once: the cursor is the set of file names with their sha256 in dlt resource state, committed in
-the same load as the rows. Files are read whole and conformed to the contract before anything
-is yielded, so a file lands completely or goes to the dead-letter store with the reason; it
-never lands half.
+`conform` checks a file against the contract (columns, types, post dates, record status) and
+returns exactly the contract's columns with the record status and the delivery day; a breach
+is a `FeedContractError` whose reason names columns and types, never values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from extract.dead_letter import DeadLetterStore, file_sha256
-from extract.epic.settings import (
+from extract.epic.resolute.settings import (
     DAILY,
     DELIVERED_ON,
     FEED_SCHEMA,
     FILE_PATTERN,
     RECORD_STATUS,
     RECORD_STATUSES,
-    SOURCE,
-    TABLE,
 )
 
 
@@ -98,7 +90,7 @@ def _record_status(table: pa.Table, rows: int) -> pa.Array:
     return status
 
 
-def _feed_files(drop_dir: Path) -> list[tuple[Path, date, str]]:
+def feed_files(drop_dir: Path) -> list[tuple[Path, date, str]]:
     """Feed files in delivery order: by day, a day's journal before its restatement."""
     files = []
     for path in drop_dir.glob("*.parquet"):
@@ -109,50 +101,10 @@ def _feed_files(drop_dir: Path) -> list[tuple[Path, date, str]]:
     return sorted(files, key=lambda f: (f[1], f[2] != DAILY, f[0].name))
 
 
-def journal_lines(drop_dir: Path, store: DeadLetterStore, report: ExtractReport) -> Iterator:
-    """Yield one Arrow table per new feed file, and a dead-letter record per unreadable one."""
-    seen: dict = dlt.current.resource_state().setdefault("files", {})
-    for path, feed_date, kind in _feed_files(drop_dir):
-        report.files_seen += 1
-        sha = file_sha256(path)
-        previous = seen.get(path.name)
-        if previous and previous["sha256"] == sha:
-            report.files_skipped += 1
-            continue
-        try:
-            if previous and previous["status"] == "loaded":
-                raise FeedContractError(
-                    "redelivered_changed",
-                    "file was loaded before with different content; changes to posted lines "
-                    "must arrive in a restatement file of a later day",
-                )
-            table = conform(_read(path), feed_date, kind)
-        except FeedContractError as exc:
-            seen[path.name] = {"sha256": sha, "status": "dead_letter"}
-            report.dead_letters.append({"file": path.name, "reason_code": exc.reason_code})
-            yield store.quarantine(path, sha, SOURCE, exc.reason_code, str(exc))
-            continue
-        seen[path.name] = {"sha256": sha, "status": "loaded"}
-        report.files_loaded.append(path.name)
-        report.rows += table.num_rows
-        report.feed_dates.append(feed_date)
-        yield table.append_column("_SOURCE_FILE", pa.array([path.name] * table.num_rows))
-
-
-def _read(path: Path) -> pa.Table:
+def read_feed(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         # Arrow's messages for unreadable files describe structure (footer, magic bytes,
         # page headers), not row values.
         raise FeedContractError("unreadable_file", f"not a readable Parquet file: {exc}") from None
-
-
-@dlt.source(name="epic_resolute", max_table_nesting=0)
-def resolute_journal_source(drop_dir: Path, store: DeadLetterStore, report: ExtractReport):
-    """The feed as a dlt source with one resource, appending to `resolute_journal_lines`."""
-    return dlt.resource(
-        journal_lines(drop_dir, store, report),
-        name=TABLE,
-        write_disposition="append",
-    )

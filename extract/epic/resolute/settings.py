@@ -1,4 +1,5 @@
-"""The Epic Resolute HB/PB journal feed: file naming and the columns we rely on.
+"""The Epic Resolute HB/PB journal feed: its name, dataset, file naming and the columns we rely
+on.
 
 Two kinds of file arrive: the daily journal (`resolute_journal_YYYYMMDD`, the lines posted that
 day) and restatements (`resolute_restatement_YYYYMMDD`, the current state of journal lines posted

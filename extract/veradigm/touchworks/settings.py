@@ -1,19 +1,11 @@
-"""dlt source for Veradigm TouchWorks: ambulatory charges, patients and providers, read through
-SQL Server change tracking (extract.shared.sql_changes).
-
-A table whose last synchronised version fell below CHANGE_TRACKING_MIN_VALID_VERSION (its
-changes were cleaned up) is resynchronised in full and reported as such. `tw_patients.mrn`,
-the names, `birth_date` and `postal_code` are PHI.
-"""
+"""Veradigm TouchWorks: the source's name, raw dataset, change mechanism and the contracts
+of its tables."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 
-from extract.shared.sql_changes import CHUNK_ROWS, SqlExtractReport, TableSpec, run_sql_source
-from runtime.warehouse import Warehouse
+from extract.shared.sql_changes import TableSpec
 
 SOURCE = "veradigm_touchworks"
 DATASET_LAYER = "raw_touchworks"
@@ -73,29 +65,3 @@ TABLES: tuple[TableSpec, ...] = (
         control_columns=("amount", "units"),
     ),
 )
-
-
-def extract_touchworks(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    chunk_rows: int = CHUNK_ROWS,
-) -> SqlExtractReport:
-    """Land TouchWorks' changes in `<tenant>_raw_touchworks` (mechanism `change_tracking`)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"TouchWorks is read by change_tracking, not {mechanism!r}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        TABLES,
-        dead_letter_dir,
-        pipelines_dir,
-        chunk_rows=chunk_rows,
-    )

@@ -1,98 +1,20 @@
-"""dlt source for the Veradigm Unity API: changed-since polling of patients and charges
-through the JSON Magic endpoint (docs/veradigm_contract.md).
-
-Unity has no cursor: each action returns the current state of every row changed at or after
-a time. The watermark per table is the newest `ChangedAt` landed, kept in dlt resource state
-and moved only with the rows; each poll asks from `OVERLAP` before it, because a row can
-become visible after rows stamped later (a transaction committing late), and the merge on the
-key makes the re-read rows harmless. One security token serves the whole extract (fetched
-again once if Unity logs it out) and is retired at the end. Every request passes through the
-organisation's token bucket and runtime.http's retry policy; Magic reads are idempotent, so
-their POSTs are retried like GETs.
-"""
+"""Helpers of the Unity source: one Unity login's client (security token, Magic JSON reads,
+paced by the organisation's token bucket through runtime.http's retry policy) and the checks
+of Magic answers."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-import dlt
-import pyarrow as pa
 import requests
 
-from extract.dead_letter import DeadLetterStore
-from extract.shared.rate_limit import Budget, LimiterRegistry, TokenBucket
-from extract.veradigm import (
-    STAMP,
-    ContractError,
-    Field,
-    StreamReport,
-    Table,
-    VeradigmReport,
-    integer_text,
-    iso_date,
-    land,
-    money,
-    quarantine,
-    rejected_records,
-    text,
-    utc_stamp,
-    yes_no,
-)
+from extract.shared.rate_limit import TokenBucket
+from extract.veradigm.helpers import STAMP, ContractError
+from extract.veradigm.unity.settings import JSON_API, LOGGED_OUT
 from runtime.http import Observer, RetryPolicy, retrying_session
-from runtime.warehouse import Warehouse
-
-SOURCE = "veradigm_unity"
-JSON_API = "/Unity/UnityService.svc/json"
-# Unity publishes no numeric limit; stay well inside what a shared Unity server tolerates.
-BUDGET = Budget(requests=10, per_seconds=1.0, burst=1)
-OVERLAP = timedelta(minutes=10)
-BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
-LOGGED_OUT = "logged out"
-_CHANGE = (
-    Field("changed_at", "ChangedAt", utc_stamp, pa.timestamp("us", tz="UTC")),
-    Field("deleted", "Deleted", yes_no, pa.bool_()),
-)
-ACTIONS = {
-    "GetChangedPatients": Table(
-        "unity_patients",
-        (
-            Field("patient_id", "PatientID", text, pa.string()),
-            Field("mrn", "MRN", text, pa.string()),
-            Field("last_name", "LastName", text, pa.string()),
-            Field("first_name", "FirstName", text, pa.string()),
-            Field("birth_date", "DOB", iso_date, pa.date32()),
-            Field("sex", "Gender", text, pa.string(), optional=True),
-            Field("postal_code", "ZipCode", text, pa.string(), optional=True),
-            *_CHANGE,
-        ),
-        key=("patient_id",),
-        order="changed_at",
-    ),
-    "GetChangedCharges": Table(
-        "unity_charges",
-        (
-            Field("charge_id", "ChargeID", text, pa.string()),
-            Field("patient_id", "PatientID", text, pa.string()),
-            Field("provider_id", "ProviderID", text, pa.string()),
-            Field("service_date", "ServiceDate", iso_date, pa.date32()),
-            Field("cpt_code", "CPTCode", text, pa.string()),
-            Field("icd10_code", "ICD10Code", text, pa.string(), optional=True),
-            Field("units", "Units", integer_text, pa.int64()),
-            Field("amount", "Amount", money, pa.decimal128(12, 2)),
-            Field("status", "Status", text, pa.string()),
-            *_CHANGE,
-        ),
-        key=("charge_id",),
-        order="changed_at",
-    ),
-}
-AMOUNTS = {"GetChangedCharges": "amount"}
 
 
 @dataclass(frozen=True)
@@ -225,72 +147,3 @@ def _rows(action: str, document: Any, body: bytes) -> Any:
     if info not in document[0]:
         raise ContractError("malformed_response", f"the answer has no {info}", body)
     return document[0][info]
-
-
-def unity_items(client: UnityClient, store: DeadLetterStore, report: VeradigmReport) -> Iterator:
-    """Each action's changed rows since its watermark less the overlap; the watermark moves
-    to the newest stamp landed."""
-    state: dict = dlt.current.resource_state().setdefault("watermarks", {})
-    try:
-        for action, spec in ACTIONS.items():
-            stream = StreamReport("unity", spec.name, state.get(action), state.get(action))
-            report.streams.append(stream)
-            since = utc_stamp(state[action]) - OVERLAP if action in state else BEGINNING
-            try:
-                records = client.changed_since(action, since)
-                table, rejects = spec.conform(records, {})
-            except UnityError as exc:
-                stream.error = str(exc)
-                continue
-            except ContractError as exc:
-                stream.error = f"{type(exc).__name__}: {exc}"
-                name = f"{SOURCE}__{spec.name}__since_{since.strftime('%Y%m%dT%H%M%SZ')}.json"
-                report.dead_letters.append({"object": name, "reason_code": exc.reason_code})
-                yield quarantine(store, SOURCE, name, exc.body, exc.reason_code, str(exc))
-                continue
-            stream.pages, stream.rejected, stream.complete = 1, len(rejects), True
-            if table.num_rows:
-                stream.add(table, spec, AMOUNTS.get(action))
-                newest = max(table.column("changed_at").to_pylist()).strftime(STAMP)
-                stream.cursor_to = max(newest, stream.cursor_from or newest)
-                yield spec.mark(table)
-            name = f"{SOURCE}__{spec.name}__{(stream.cursor_to or 'none').replace(':', '')}.json"
-            yield from rejected_records(store, SOURCE, name, rejects, report)
-            if stream.cursor_to is not None:
-                state[action] = stream.cursor_to
-        with contextlib.suppress(UnityError):  # else it ends at Unity's inactivity timeout
-            client.retire_token()
-    finally:
-        report.requests += client.requests
-        report.rate_limit_wait_seconds += client.waited
-
-
-def extract_unity(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    endpoint_url: str,
-    credentials: UnityCredentials,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    limiter_registry: LimiterRegistry,
-    budget: Budget = BUDGET,
-    policy: RetryPolicy | None = None,
-    observer: Observer | None = None,
-) -> VeradigmReport:
-    """Land the patients and charges Unity reports changed since the watermarks into
-    `<tenant>_raw_veradigm` (`unity_patients`, `unity_charges`, merged on the id, deletes
-    applied), with the dead letters and moved watermarks, in one dlt load. Requests are paced
-    by the bucket `veradigm_unity:<username>` in `limiter_registry` under `budget`. A Unity
-    error (no answer after retries, refused login, Magic error) is the table's `error` in the
-    report; its watermark stays."""
-    report = VeradigmReport(SOURCE)
-    bucket = limiter_registry.bucket(f"{SOURCE}:{credentials.username}", budget)
-    client = UnityClient(endpoint_url, credentials, bucket, policy, observer)
-    store = DeadLetterStore(dead_letter_dir)
-
-    @dlt.source(name=SOURCE, max_table_nesting=0)
-    def source():
-        return dlt.resource(unity_items(client, store, report), name="unity")
-
-    land(warehouse, pipeline_name, pipelines_dir, source())
-    return report
