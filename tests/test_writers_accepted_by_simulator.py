@@ -1,10 +1,10 @@
 """The simulator accepts what the product's writers emit, for every object they know.
 
 GL Journal Import files come from load/fbdi.py, Worker and ElementEntry files from load/hdl.py,
-and each is submitted over real HTTP the way the product submits it. The FBDI objects whose
-specs are partial get a file with the spec's documented columns at their positions, written by
-load/fbdi.py: as a prefix of the layout when the spec declares that safe (inventory
-transactions, mass additions), else as it would write them once the spec is complete.
+and each is submitted over real HTTP the way the product submits it. Every other FBDI object gets
+a file written by load/fbdi.py from its (complete) writer spec, with a value in every column the
+simulator's own layout has, and the simulator must store exactly those values: the two sides
+agree on every column's position without sharing any layout data.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pytest
 import requests
 
-from load.fbdi import PartialSpecError, write_fbdi_zip
-from load.formats import ColumnSpec, CsvFileSpec, load_spec
+from load.fbdi import write_fbdi_zip
+from load.formats import ColumnSpec, CsvFileSpec, FormatSpec, available_objects, load_spec
 from load.hdl import write_hdl_zip
 from sandbox.fusion import chart
 from sandbox.fusion.server import PASSWORD, USERNAME, FusionSimulator
@@ -41,7 +41,11 @@ GL = load_spec("25B", "GlInterface")
 WORKER = load_spec("25B", "Worker")
 ELEMENT_ENTRY = load_spec("25B", "ElementEntry")
 OCT_5 = dt.date(2026, 10, 5)
-PARTIAL = sorted(name for name, spec in OBJECTS.items() if not spec.complete)
+WRITER_SPECS = {
+    name: spec
+    for name in available_objects("25B")
+    if isinstance(spec := load_spec("25B", name), FormatSpec) and name != "GlInterface"
+}
 _ARROW = {"date": pa.date32(), "integer": pa.int64(), "amount": pa.decimal128(18, 2)}
 
 
@@ -161,11 +165,32 @@ def test_hdl_accepts_the_element_entry_writers_file(fusion, api, tmp_path) -> No
     assert data_set["LoadSuccessCount"] == 2
 
 
-def arrow_batch(file: CsvFileSpec) -> pa.RecordBatch:
-    """One row with every documented column, typed as the product's marts would type it."""
+def row_values(spec: FormatSpec, file: CsvFileSpec) -> dict[str, str]:
+    """The simulator's sample row of the CSV, with a number as the writer writes it wherever the
+    writer types the column as one (any number is also valid text for the simulator)."""
+    layout = OBJECTS[spec.object_name].file(file.csv_file)
+    row = sample_row(layout)
+    if layout.link is not None:  # name the primary row, as the writer types its key
+        row[layout.link[0]] = row_values(spec, spec.primary)[layout.link[1]]
+    types = {c.name: c.type for c in file.columns}
+
+    def value(name: str, text: str) -> str:
+        numeric = text.replace(".", "").isdigit()
+        if types[name] == "integer":
+            return text if text.isdigit() else "1"
+        if types[name] == "amount":
+            return f"{Decimal(text if numeric else 1):.2f}"
+        return text
+
+    return {name: value(name, text) for name, text in row.items()}
+
+
+def arrow_batch(spec: FormatSpec, file: CsvFileSpec) -> pa.RecordBatch:
+    """One row with the values of `row_values`, typed as the product's marts would type them."""
+    values = row_values(spec, file)
 
     def value(column: ColumnSpec):
-        text = sample_row(file).get(column.name)
+        text = values.get(column.name)
         if text is None:
             return None
         if column.type == "date":
@@ -180,41 +205,30 @@ def arrow_batch(file: CsvFileSpec) -> pa.RecordBatch:
 
 
 def one_field_too_many(document: bytes, csv_file: str, field_count: int) -> bytes:
-    """The document with line 1 of `csv_file` one field longer than the layout."""
+    """The document with line 1 of `csv_file` one field longer than the layout (no END)."""
     with zipfile.ZipFile(io.BytesIO(document)) as archive:
         rows = {
             name: list(csv.reader(io.StringIO(archive.read(name).decode())))
             for name in archive.namelist()
         }
     first = rows[csv_file][0]
-    first.extend([""] * (field_count + 1 - len(first)))
+    first[:] = [*first[:field_count], ""]
     return zip_of(rows)
 
 
-@pytest.mark.parametrize("name", PARTIAL)
-def test_partial_specs_files_are_accepted_and_a_broken_variant_is_not(fusion, api, name, tmp_path):
-    spec = OBJECTS[name]
-    batches = {f.csv_file: [arrow_batch(f)] for f in spec.files}
-    if spec.writable:
-        # Declared written_as_prefix: lines end at the last listed column, gaps empty.
-        written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"))
-    else:
-        # The product's writer refuses any other partial spec: the positions the reference does
-        # not document would go out empty, and a real Fusion would load whatever belongs there
-        # wrongly or not at all. The simulator knows only what the spec knows, so tests may
-        # write such files to show that writer and simulator agree on every documented column
-        # and on the field count.
-        with pytest.raises(PartialSpecError):
-            write_fbdi_zip(batches, spec, tmp_path / "refused.zip")
-        written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"), allow_partial=True)
+@pytest.mark.parametrize("name", sorted(WRITER_SPECS))
+def test_each_writers_file_is_accepted_and_a_broken_variant_is_not(fusion, api, name, tmp_path):
+    spec = WRITER_SPECS[name]
+    batches = {f.csv_file: [arrow_batch(spec, f)] for f in spec.files}
+    written = write_fbdi_zip(batches, spec, tmp_path / spec.zip_name("t1"))
     document = written.zip_path.read_bytes()
-    parameters = parameter_list(spec, sample_row(spec.primary))
+    parameters = parameter_list(OBJECTS[name], row_values(spec, spec.primary))
 
-    status, _, rejected, stored = run(fusion, api, spec, document, parameters)
-    assert (status, rejected) == ("SUCCEEDED", [])
-    assert [r["Values"] for r in stored] == [sample_row(f) for f in spec.files]
+    status, _, rejected, stored = run(fusion, api, OBJECTS[name], document, parameters)
+    assert (status, rejected) == ("SUCCEEDED", []), rejected[:3]
+    assert [r["Values"] for r in stored] == [row_values(spec, f) for f in spec.files]
 
     broken = one_field_too_many(document, spec.csv_file, spec.field_count)
-    status, text, _, stored = run(fusion, api, spec, broken, parameters)
+    status, text, _, stored = run(fusion, api, OBJECTS[name], broken, parameters)
     assert (status, stored) == ("ERROR", [])
     assert f"line 1 of {spec.csv_file} has {spec.field_count + 1} fields" in text
