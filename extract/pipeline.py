@@ -15,6 +15,7 @@ from typing import Any
 
 from extract.epic.resolute import extract_resolute
 from extract.shared.rate_limit import LimiterRegistry
+from runtime import catalog
 from runtime.config import ConfigError, Domain, Tenant
 from runtime.endpoints import files_location, resolve_endpoint
 from runtime.http import Observer
@@ -53,11 +54,12 @@ class LandingJob:
 
 
 def land(job: LandingJob) -> Landing:
-    """Extract the domain's source into the raw layer (extract.shared.landing runs the load)."""
-    return _EXTRACTS[job.domain.source](job)
+    """Extract the domain's source into the raw layer with the extract its catalog entry names
+    (one of the `land_*` functions below; extract.shared.landing runs the load)."""
+    return catalog.source(job.domain.source).land(job)
 
 
-def _epic_resolute(job: LandingJob) -> Landing:
+def land_resolute(job: LandingJob) -> Landing:
     report = extract_resolute(
         job.warehouse,
         job.pipeline_name,
@@ -75,19 +77,19 @@ def _epic_resolute(job: LandingJob) -> Landing:
 
 # The SQL and REST extracts import their drivers on first use: a file-drop run never pays
 # for SQLAlchemy or OAuth sessions.
-def _sunrise(job: LandingJob) -> Landing:
+def land_sunrise(job: LandingJob) -> Landing:
     from extract.allscripts.sunrise import extract_sunrise
 
     return _sql_landing(job, partial(extract_sunrise, tables=job.tables))
 
 
-def _touchworks(job: LandingJob) -> Landing:
+def land_touchworks(job: LandingJob) -> Landing:
     from extract.veradigm.touchworks import extract_touchworks
 
     return _sql_landing(job, extract_touchworks)
 
 
-def _dbmotion(job: LandingJob) -> Landing:
+def land_dbmotion(job: LandingJob) -> Landing:
     from extract.allscripts.dbmotion import extract_dbmotion
 
     return _sql_landing(job, extract_dbmotion)
@@ -106,7 +108,7 @@ def _sql_landing(job: LandingJob, extract: Callable) -> Landing:
     return Landing(rows=report.rows, dead_letters=report.dead_letters, details=report.as_dict())
 
 
-def _practice_fusion(job: LandingJob) -> Landing:
+def land_practice_fusion(job: LandingJob) -> Landing:
     from extract.veradigm.practice_fusion import PracticeCredentials, extract_practice_fusion
 
     tenant = job.tenant.name
@@ -131,7 +133,7 @@ def _practice_fusion(job: LandingJob) -> Landing:
     return _rest_landing(report)
 
 
-def _unity(job: LandingJob) -> Landing:
+def land_unity(job: LandingJob) -> Landing:
     from extract.veradigm.unity import UnityCredentials, extract_unity
 
     tenant, purpose = job.tenant.name, "the Veradigm Unity API"
@@ -173,13 +175,3 @@ def _entry(job: LandingJob, *keys: str) -> dict:
             f"{job.tenant.endpoints_file}",
         )
     return entry
-
-
-_EXTRACTS: dict[str, Callable[[LandingJob], Landing]] = {
-    "epic_resolute_journal": _epic_resolute,
-    "allscripts_sunrise": _sunrise,
-    "veradigm_touchworks": _touchworks,
-    "practice_fusion": _practice_fusion,
-    "veradigm_unity": _unity,
-    "dbmotion_identity": _dbmotion,
-}

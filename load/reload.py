@@ -34,7 +34,7 @@ from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Config, Domain, Tenant
 from runtime.endpoints import has_endpoint
 from runtime.export import export_source_lines
-from runtime.gl_models import gl_models
+from runtime.gl_models import GL_INTERFACE, GlChain
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.posting import TERMINAL, Posting
@@ -308,7 +308,8 @@ class _Reloader:
         )
 
     def _relation(self, role: str) -> str:
-        return gl_models(self.domain.source).relation(self.warehouse, role)
+        """The domain's rows of the journal chain's model in `role`, as a FROM item."""
+        return GlChain(self.stream, self.domain.name).rows(self.warehouse, role, role)
 
     def _line_ids(self, reload_id: str) -> list[int]:
         return list(read_batch(self.outbox, self.manifests[reload_id], self.spec).source_line_ids)
@@ -347,8 +348,7 @@ class _Reloader:
         records = [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{self.domain.name}:{gl_models(self.domain.source).gl_interface}:"
-                f"reload:{reload_id}",
+                scope=f"{self.domain.name}:{GL_INTERFACE}:reload:{reload_id}",
                 purpose=self.domain.disclosure.purpose,
                 recipient=self.domain.disclosure.recipient,
             )

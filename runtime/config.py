@@ -16,36 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from runtime import catalog
+
 CADENCES = ("realtime", "15min", "hourly", "daily", "monthly")
 PHI_MODES = ("direct", "limited_data_set", "safe_harbor", "pseudonymized", "aggregate_only")
 WAREHOUSE_KINDS = ("duckdb", "postgres")
 SYSLOG_PROTOCOLS = ("udp", "tcp", "tls")
-# The PHI modes each source's models implement; others are refused at load, never ignored.
-# safe_harbor surrogates come from a restricted map built for the Epic identifiers only.
-_WITHOUT_SURROGATES = tuple(mode for mode in PHI_MODES if mode != "safe_harbor")
-SOURCE_PHI_MODES = {
-    "epic_resolute_journal": PHI_MODES,
-    "allscripts_sunrise": _WITHOUT_SURROGATES,
-    "veradigm_touchworks": _WITHOUT_SURROGATES,
-    "practice_fusion": _WITHOUT_SURROGATES,
-    "veradigm_unity": _WITHOUT_SURROGATES,
-    "dbmotion_identity": _WITHOUT_SURROGATES,
-}
-SOURCES = tuple(SOURCE_PHI_MODES)
-# The Fusion objects each source has marts for; a source not listed lands and models its data
-# only. A source's domains each produce one object, so the source's tables are split between
-# them (runtime/targets.py says which domain lands which tables).
-SOURCE_OBJECTS = {
-    "epic_resolute_journal": ("GlInterface",),
-    "allscripts_sunrise": ("GlInterface", "InvTransactionsInterface", "FaMassAdditions", "Worker"),
-    "veradigm_touchworks": ("GlInterface",),
-    "practice_fusion": ("GlInterface",),
-    "veradigm_unity": ("GlInterface",),
-}
-FUSION_SOURCES = tuple(SOURCE_OBJECTS)
-# Sources whose domains may also leave the `fusion:` block out: landing domains (the data is
-# landed and modelled with its tests, nothing is exported).
-LANDING_OPTIONAL_SOURCES = ("veradigm_touchworks", "practice_fusion", "veradigm_unity")
 # The `fusion:` settings each object needs besides object and release (all required).
 OBJECT_SETTINGS = {
     "GlInterface": ("ledger_id", "ledger_name", "journal_source", "journal_category"),
@@ -55,6 +31,15 @@ OBJECT_SETTINGS = {
 }
 FUSION_OBJECTS = tuple(OBJECT_SETTINGS)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def source_phi_modes(source: str) -> tuple[str, ...]:
+    """The PHI modes a source's models implement; others are refused at load, never ignored.
+    safe_harbor surrogates come from a restricted map built only for the identifiers of the
+    sources the catalog marks `safe_harbor`."""
+    if catalog.source(source).safe_harbor:
+        return PHI_MODES
+    return tuple(mode for mode in PHI_MODES if mode != "safe_harbor")
 
 
 class ConfigError(Exception):
@@ -236,7 +221,10 @@ class _Reader:
 
 
 def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
-    if source not in FUSION_SOURCES:
+    """The domain's Fusion block: the objects its source's catalog entry feeds; left out, the
+    domain lands and models its data (where the catalog gives the source a landing target)."""
+    entry = catalog.source(source)
+    if not entry.targets:
         if "fusion" in domain.data:
             raise ConfigError(
                 f"{domain.path}.fusion",
@@ -244,10 +232,10 @@ def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
                 "its data)",
             )
         return None
-    if source in LANDING_OPTIONAL_SOURCES and "fusion" not in domain.data:
+    if entry.landing is not None and "fusion" not in domain.data:
         return None
     r = domain.mapping("fusion")
-    obj = r.get("object", str, choices=SOURCE_OBJECTS[source])
+    obj = r.get("object", str, choices=tuple(entry.targets))
     settings = {
         name: r.get(name, int if name == "ledger_id" else str) for name in OBJECT_SETTINGS[obj]
     }
@@ -285,13 +273,13 @@ def _schedule(r: _Reader, cadence: str) -> tuple[time | None, int | None]:
 
 
 def _domain(name: str, r: _Reader) -> Domain:
-    source = r.get("source", str, choices=SOURCES)
+    source = r.get("source", str, choices=tuple(catalog.SOURCES))
     phi_mode = r.get("phi_mode", str, choices=PHI_MODES)
-    if phi_mode not in SOURCE_PHI_MODES[source]:
+    if phi_mode not in source_phi_modes(source):
         raise ConfigError(
             f"{r.path}.phi_mode",
             f"{phi_mode!r} is not available for {source}; available: "
-            f"{', '.join(SOURCE_PHI_MODES[source])}",
+            f"{', '.join(source_phi_modes(source))}",
         )
     authorisation = r.get("phi_direct_authorisation", str, default=None)
     if phi_mode == "direct" and not authorisation:

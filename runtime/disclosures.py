@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from runtime import catalog
 from runtime.audit import DisclosureLog, DisclosureRecord
 from runtime.config import Domain, Tenant
-from runtime.gl_models import gl_models
+from runtime.gl_models import GL_INTERFACE, GlChain
 from runtime.phi import pseudonymize
 from runtime.warehouse import Warehouse
 
@@ -26,19 +27,19 @@ from runtime.warehouse import Warehouse
 def record_phi_access(
     warehouse: Warehouse,
     tenant: Tenant,
+    stream: str,
     domain: Domain,
     run_id: str,
     files_loaded: list[str],
     sent: dict[str, date],
 ) -> int:
     """Append the run's read and disclose entries; returns how many were recorded."""
-    models = gl_models(domain.source)
-    lines = models.relation(warehouse, "validated")
+    chain = GlChain(stream, domain.name)
     records = []
     if files_loaded:
         files = ", ".join(f"'{name}'" for name in files_loaded)
         rows = warehouse.query(
-            f"select distinct patient_pseudonym from {lines} "
+            f"select distinct patient_pseudonym from {chain.rows(warehouse, 'validated', 'lines')} "
             f"where patient_pseudonym is not null and source_file in ({files}) order by 1"
         )
         records += [
@@ -54,10 +55,11 @@ def record_phi_access(
     if sent:
         batches = sorted(sent, key=lambda batch_id: sent[batch_id])
         days = ", ".join(f"'{sent[b].isoformat()}'" for b in batches)
-        mart = models.relation(warehouse, "gl_interface")
         rows = warehouse.query(
-            f"select distinct lines.patient_pseudonym from {mart} as sent "
-            f"inner join {lines} as lines on lines.source_line_id = sent.source_line_id "
+            "select distinct lines.patient_pseudonym from "
+            f"{chain.rows(warehouse, 'gl_interface', 'sent')} "
+            f"inner join {chain.rows(warehouse, 'validated', 'lines')} "
+            "on lines.source_line_id = sent.source_line_id "
             f"where lines.patient_pseudonym is not null and sent.batch_date in ({days}) "
             "order by 1"
         )
@@ -65,7 +67,7 @@ def record_phi_access(
         records += [
             DisclosureRecord(
                 patient_pseudonym=pseudonym,
-                scope=f"{domain.name}:{models.gl_interface}:{run_id}:{span}",
+                scope=f"{domain.name}:{GL_INTERFACE}:{run_id}:{span}",
                 purpose=domain.disclosure.purpose,
                 recipient=domain.disclosure.recipient,
             )
@@ -76,41 +78,21 @@ def record_phi_access(
     return DisclosureLog(warehouse, tenant.name, tenant.audit).append(records)
 
 
-# Per source: the raw tables whose rows name a patient, with the SQL of the source system and
-# of the local patient id (the staging models' `local_patient_pseudonym` of the same pair).
-LANDED_PATIENTS = {
-    "allscripts_sunrise": [("raw_sunrise", "encounters", "'sunrise'", "patient_id")],
-    "veradigm_touchworks": [
-        ("raw_touchworks", "tw_patients", "'touchworks'", "patient_id"),
-        ("raw_touchworks", "tw_charges", "'touchworks'", "patient_id"),
-    ],
-    "practice_fusion": [
-        ("raw_veradigm", table, "'practice_fusion'", "practice_id || ':' || patient_id")
-        for table in ("pf_patients", "pf_charges")
-    ],
-    "veradigm_unity": [
-        ("raw_veradigm", table, "'unity'", "patient_id")
-        for table in ("unity_patients", "unity_charges")
-    ],
-    "dbmotion_identity": [
-        ("raw_dbmotion", "patient_identities", "source_system", "local_patient_id")
-    ],
-}
-
-
 def record_landed_reads(
     warehouse: Warehouse, tenant: Tenant, domain: Domain, run_id: str, since: float, key: str
 ) -> int:
     """Append a `read` entry per patient on the rows this run landed (loads started at or after
     `since`, Unix seconds) from a database or API source; returns how many were recorded."""
     pseudonyms: set[str] = set()
-    for layer, table, system, local_id in LANDED_PATIENTS.get(domain.source, []):
-        relation = f"{warehouse.schema(layer)}.{table}"
-        if not _has_load_ids(warehouse, warehouse.schema(layer), table):
+    for rows_of in catalog.source(domain.source).patients:
+        schema = warehouse.schema(rows_of.layer)
+        if not _has_load_ids(warehouse, schema, rows_of.table):
             continue
         rows = warehouse.query(
-            f"select distinct cast({system} as varchar), cast({local_id} as varchar) "
-            f"from {relation} where cast(_dlt_load_id as double precision) >= %s",
+            f"select distinct cast({rows_of.system} as varchar), "
+            f"cast({rows_of.local_id} as varchar) "
+            f"from {schema}.{rows_of.table} "
+            "where cast(_dlt_load_id as double precision) >= %s",
             (since,),
         )
         pseudonyms |= {pseudonymize(f"{s}:{i}", "patient", key) for s, i in rows if i}

@@ -18,7 +18,7 @@ from pathlib import Path
 from load.formats import FormatSpec, load_spec
 from load.manifest import ExportResult, ScopeValue, export_batch, make_batch_id, read_chain
 from runtime.config import Domain
-from runtime.gl_models import gl_models
+from runtime.gl_models import GL_INTERFACE, GlChain
 from runtime.warehouse import Warehouse
 
 EXPORT_ORDER = "reference4, source_line_id, line_kind, accounting_date"
@@ -77,7 +77,7 @@ def export_feed_days(
 ) -> list[ExportedBatch]:
     """Write one batch per feed day, in day order, over one warehouse connection."""
     spec = load_spec(domain.fusion.release, domain.fusion.object)
-    mart = f"{warehouse.schema('marts')}.{gl_models(domain.source).gl_interface}"
+    mart = GlChain(stream, domain.name).rows(warehouse, "gl_interface", "mart")
     exported = []
     with warehouse.connect() as con:
         for day in sorted(feed_days):
@@ -109,27 +109,28 @@ def export_source_lines(
     if not source_line_ids:
         raise ValueError("a batch of chosen source lines needs at least one line id")
     spec = load_spec(domain.fusion.release, domain.fusion.object)
-    schema, mart = warehouse.schema("marts"), gl_models(domain.source).gl_interface
     columns = [
         f"cast({int(group_id)} as bigint) as group_id" if name == "group_id" else name
-        for name in _mart_columns(warehouse, schema, mart)
+        for name in _mart_columns(warehouse, warehouse.schema("marts"), GL_INTERFACE)
     ]
     ids = ", ".join(str(int(i)) for i in sorted(source_line_ids))
     sql = _mart_query(
-        ", ".join(columns), f"{schema}.{mart}", feed_date, f"source_line_id in ({ids})"
+        ", ".join(columns),
+        GlChain(stream, domain.name).rows(warehouse, "gl_interface", "mart"),
+        feed_date,
+        f"source_line_id in ({ids})",
     )
     full_scope = _scope(tenant, stream, domain, feed_date) | dict(scope)
     with warehouse.connect() as con:
         return _export(warehouse, con, sql, spec, outbox, batch_id, full_scope, feed_date)
 
 
-def mart_rows_query(warehouse: Warehouse, domain: Domain, days: list[date]) -> str:
-    """Every mart row of `days`, in the order the batches are written."""
+def mart_rows_query(warehouse: Warehouse, stream: str, domain: Domain, days: list[date]) -> str:
+    """Every mart row of the domain's `days`, in the order the batches are written."""
     listed = ", ".join(f"'{d.isoformat()}'" for d in sorted(days)) or "null"
-    mart = gl_models(domain.source).gl_interface
+    mart = GlChain(stream, domain.name).rows(warehouse, "gl_interface", "mart")
     return (
-        f"select * from {warehouse.schema('marts')}.{mart} where batch_date in ({listed}) "
-        f"order by batch_date, {EXPORT_ORDER}"
+        f"select * from {mart} where batch_date in ({listed}) order by batch_date, {EXPORT_ORDER}"
     )
 
 

@@ -18,7 +18,7 @@ from load.manifest import read_chain
 from runtime.config import Config, ConfigError
 from runtime.disclosures import record_phi_access
 from runtime.endpoints import has_endpoint
-from runtime.gl_models import gl_models
+from runtime.gl_models import GlChain
 from runtime.locks import domain_lock
 from runtime.posting import TERMINAL, Posting
 from runtime.run import (
@@ -105,7 +105,13 @@ def plan_domain(
         plan.exceptions_by_reason = result.exceptions_by_reason
         if result.files_loaded:
             record_phi_access(
-                ctx.warehouse, ctx.tenant, ctx.domain, "plan", result.files_loaded, {}
+                ctx.warehouse,
+                ctx.tenant,
+                ctx.stream.name,
+                ctx.domain,
+                "plan",
+                result.files_loaded,
+                {},
             )
         if not built:
             plan.status = result.status
@@ -173,4 +179,5 @@ def _finance_review(ctx: DomainContext, days: list[date]) -> list[dict]:
 
 
 def _relation(ctx: DomainContext, role: str) -> str:
-    return gl_models(ctx.domain.source).relation(ctx.warehouse, role)
+    """The domain's rows of the chain model in `role`, as a FROM item."""
+    return GlChain(ctx.stream.name, ctx.domain.name).rows(ctx.warehouse, role, role)

@@ -21,7 +21,6 @@ from pathlib import Path
 from load.fusion_client import FusionClient
 from runtime import reconcile_reads as reads
 from runtime.config import Config, ConfigError, Tenant
-from runtime.gl_models import GL_MODELS
 from runtime.reconcile_page import render_pack
 from runtime.reconcile_reads import Period, SideTotal
 from runtime.report_reads import open_reader
@@ -254,7 +253,7 @@ def _gl_domains(tenant: Tenant) -> tuple[str, list[reads.GlDomain]]:
     found = [
         (
             domain.fusion.ledger_name,
-            reads.GlDomain(stream.name, domain.name, GL_MODELS[domain.source]),
+            reads.GlDomain(stream.name, domain.name),
         )
         for stream in tenant.streams.values()
         for domain in stream.domains.values()

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from runtime.config import ConfigError
-from runtime.gl_models import GlModels
+from runtime.gl_models import GlChain
 from runtime.posting import TERMINAL
 from runtime.report_reads import NO_FACILITY, Reader
 from runtime.warehouse import Warehouse
@@ -48,7 +48,10 @@ class GlDomain:
 
     stream: str
     domain: str
-    models: GlModels
+
+    @property
+    def chain(self) -> GlChain:
+        return GlChain(self.stream, self.domain)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def side_totals(
     """Per facility: one GL domain's source lines of the period and the categories explaining
     what Fusion does not show of them (see the module docstring), plus what our records say
     posted."""
-    needed = [gl.models.relation(warehouse, role) for role in ("validated", "gl_interface")]
+    needed = [GlChain.relation(warehouse, role) for role in ("validated", "gl_interface")]
     if not all(db.exists(*relation.split(".")) for relation in needed):
         raise ConfigError(
             "--period", f"the journal marts of {gl.domain} are not built yet; run it first"
@@ -157,9 +160,11 @@ def _relations(warehouse: Warehouse, ledger: str, gl: GlDomain) -> dict[str, str
                 source_line_id, facility_id, period_name, is_held,
                 case when is_voided then 0 else coalesce(debit_amount, 0) end as debit,
                 case when is_voided then 0 else coalesce(credit_amount, 0) end as credit
-            from {gl.models.relation(warehouse, "validated")}
+            from {GlChain.relation(warehouse, "validated")}
+            where {gl.chain.condition}
         )""",
-        "mart": gl.models.relation(warehouse, "gl_interface"),
+        "mart": f"(select * from {GlChain.relation(warehouse, 'gl_interface')} "
+        f"where {gl.chain.condition})",
         "calendar": f"(select * from {warehouse.schema('reference')}.gl_period_calendar "
         f"where ledger_name = {_literal(ledger)})",
         "submissions": submissions,

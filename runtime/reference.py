@@ -1,8 +1,9 @@
 """The tenant's reference data: the dbt seeds (crosswalks, period calendar, status maps) the
 domains' models read.
 
-A domain build loads its selector's seeds, with their tests, only when the seed files changed
-since that selector last loaded them (a digest per selector in `<tenant>_ops.reference_state`);
+A domain build loads its selection's seeds, with their tests, only when the seed files changed
+since a build of its target last loaded them (a digest per target, e.g. `allscripts_sunrise:
+GlInterface`, in `<tenant>_ops.reference_state`);
 otherwise it excludes seeds, so an unchanged seed costs nothing. Loading takes the tenant's
 reference lock exclusively and builds that only read seeds take it shared: streams running in
 parallel on Postgres never replace a seed table while another build reads or replaces it.

@@ -17,7 +17,7 @@ import duckdb
 
 from runtime.config import Tenant
 from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION
-from runtime.gl_models import GL_MODELS, GlModels
+from runtime.gl_models import GlChain
 from runtime.report_checks import Check
 from runtime.warehouse import Warehouse
 
@@ -211,7 +211,7 @@ def operator_queue(db: Reader, warehouse: Warehouse) -> Table | None:
 
 
 def exceptions_by_reason(
-    db: Reader, warehouse: Warehouse, chains: list[GlModels]
+    db: Reader, warehouse: Warehouse, chains: list[GlChain]
 ) -> list[dict] | None:
     """Held lines, debits and credits per exception reason over every GL chain, most lines
     first."""
@@ -222,7 +222,7 @@ def exceptions_by_reason(
     for relation in marts:
         for row in db.dicts(
             "select exception_reason as reason, count(*) as lines, sum(debit_amount) as debit, "
-            f"sum(credit_amount) as credit from {relation} group by exception_reason"
+            f"sum(credit_amount) as credit from {relation} as held group by exception_reason"
         ):
             total = found.setdefault(row["reason"], {"reason": row["reason"], "lines": 0})
             total["lines"] += row["lines"]
@@ -231,7 +231,7 @@ def exceptions_by_reason(
     return sorted(found.values(), key=lambda r: (-r["lines"], r["reason"]))
 
 
-def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlModels]) -> list[dict] | None:
+def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlChain]) -> list[dict] | None:
     """The most recent held lines of every GL chain (newest feed day first), without the
     patient reference."""
     marts = _existing(db, warehouse, chains, "exceptions")
@@ -242,17 +242,17 @@ def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlModels]) ->
         "department_id, source_account, currency_code, debit_amount, credit_amount, "
         "debit_amount_text, credit_amount_text, exception_reason"
     )
-    union = " union all ".join(f"select {columns} from {relation}" for relation in marts)
+    union = " union all ".join(f"select {columns} from {rel} as held" for rel in marts)
     return db.dicts(
         f"select * from ({union}) as held "
         f"order by feed_date desc, source_line_id desc limit {EXCEPTION_LINES_SHOWN}"
     )
 
 
-def gl_chains(tenant: Tenant) -> tuple[str | None, list[GlModels]]:
+def gl_chains(tenant: Tenant) -> tuple[str | None, list[GlChain]]:
     """The ledger and the journal chains of the tenant's enabled GL domains."""
     found = [
-        (domain.fusion.ledger_name, GL_MODELS[domain.source])
+        (domain.fusion.ledger_name, GlChain(stream.name, domain.name))
         for stream in tenant.streams.values()
         for domain in stream.domains.values()
         if domain.enabled and domain.fusion is not None and domain.fusion.is_gl
@@ -260,13 +260,19 @@ def gl_chains(tenant: Tenant) -> tuple[str | None, list[GlModels]]:
     return (found[0][0] if found else None), [chain for _, chain in found]
 
 
-def _existing(db: Reader, warehouse: Warehouse, chains: list[GlModels], role: str) -> list[str]:
-    relations = [chain.relation(warehouse, role) for chain in chains]
-    return [r for r in relations if db.exists(*r.split("."))]
+def _existing(db: Reader, warehouse: Warehouse, chains: list[GlChain], role: str) -> list[str]:
+    """Each chain's rows of the model in `role` (a subquery), once the model is built."""
+    if not chains or not db.exists(*GlChain.relation(warehouse, role).split(".")):
+        return []
+    return [_rows(warehouse, chain, role) for chain in chains]
+
+
+def _rows(warehouse: Warehouse, chain: GlChain, role: str) -> str:
+    return f"(select * from {GlChain.relation(warehouse, role)} where {chain.condition})"
 
 
 def reconciliation(
-    db: Reader, warehouse: Warehouse, ledger: str | None, chains: list[GlModels]
+    db: Reader, warehouse: Warehouse, ledger: str | None, chains: list[GlChain]
 ) -> list[ReconRow] | None:
     """Source = exported + exceptions per facility and GL period over every GL chain built so
     far, ordered by facility and period start; None until one is built."""
@@ -296,7 +302,7 @@ def reconciliation(
     )
 
 
-def _recon_totals(db: Reader, warehouse: Warehouse, chain: GlModels) -> dict[str, list[tuple]]:
+def _recon_totals(db: Reader, warehouse: Warehouse, chain: GlChain) -> dict[str, list[tuple]]:
     """(facility, period, lines, debits, credits) per side: source, exported, exception.
 
     Per current source line (its latest version; a voided line counts for nothing): exported
@@ -304,9 +310,9 @@ def _recon_totals(db: Reader, warehouse: Warehouse, chain: GlModels) -> dict[str
     or the corrections of a restated one); held lines are exceptions. Periods are the ledger's
     for the line's accounting date, as the models assign them.
     """
-    validated = chain.relation(warehouse, "validated")
-    posted = chain.relation(warehouse, "posted")
-    mart = chain.relation(warehouse, "gl_interface")
+    validated = _rows(warehouse, chain, "validated")
+    posted = _rows(warehouse, chain, "posted")
+    mart = _rows(warehouse, chain, "gl_interface")
     current = "case when lines.is_voided then 0 else lines.{} end"
     counted = "sum(case when lines.is_voided then 0 else 1 end)"
     return {
@@ -319,7 +325,7 @@ def _recon_totals(db: Reader, warehouse: Warehouse, chain: GlModels) -> dict[str
             "select lines.facility_id, lines.period_name, "
             "count(distinct case when lines.is_voided then null else lines.source_line_id end), "
             "sum(sent.entered_dr), sum(sent.entered_cr) "
-            f"from (select source_line_id, entered_dr, entered_cr from {mart} "
+            f"from (select source_line_id, entered_dr, entered_cr from {mart} as mart "
             "union all select posted.source_line_id, posted.entered_dr, posted.entered_cr "
             f"from {posted} as posted inner join {validated} as current_lines "
             "on current_lines.source_line_id = posted.source_line_id "

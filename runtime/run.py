@@ -30,13 +30,13 @@ from load.record_submit import (
     submit_record_batches,
 )
 from load.submit import SubmitResult, read_batch, submit_pending
-from runtime import exit_codes, metrics
+from runtime import catalog, exit_codes, metrics
 from runtime.config import Config, ConfigError, Domain, Stream, Tenant
 from runtime.dbt import DbtOutcome, run_dbt
-from runtime.disclosures import LANDED_PATIENTS, record_landed_reads, record_phi_access
+from runtime.disclosures import record_landed_reads, record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
-from runtime.gl_models import GlModels, gl_models
+from runtime.gl_models import GlChain
 from runtime.http import metrics_observer
 from runtime.locks import domain_lock
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
@@ -44,7 +44,7 @@ from runtime.posting import HANDED_OVER, Posting
 from runtime.record_export import export_records
 from runtime.reference import build_with_reference_data
 from runtime.run_ledger import RunLedger
-from runtime.targets import is_record_target, target_of
+from runtime.targets import dbt_selection, is_record_target, target_of
 from runtime.warehouse import Warehouse
 
 Progress = Callable[[str], None]
@@ -53,11 +53,6 @@ FUSION_ENDPOINT = "fusion"
 # shared model, e.g. the restricted map, stays with its mart).
 CAUTIOUS = ["--indirect-selection", "cautious"]
 LANDINGS = "landings.jsonl"  # per domain work folder: one manifest line per extract
-# Database and API sources whose journal lines are batched by the day their rows land (no
-# delivery files to batch by).
-LANDING_DAY_SOURCES = frozenset(
-    {"allscripts_sunrise", "veradigm_touchworks", "practice_fusion", "veradigm_unity"}
-)
 
 
 @dataclass
@@ -151,6 +146,7 @@ def dbt_environment(
             KEY_VERSION_ENV: tenant_key_version(warehouse.tenant),
         }
         | {env: "" if value is None else str(value) for env, value in settings.items()}
+        | catalog.journal_environment(domain.source)
     )
 
 
@@ -346,7 +342,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     waited = landing.details.get("rate_limit_wait_seconds")
     if waited:
         metrics.rate_limit_wait(ctx.tenant.name, ctx.stream.name, ctx.domain.name, waited)
-    if ctx.domain.source in LANDED_PATIENTS:
+    if catalog.source(ctx.domain.source).patients:
         result.disclosures = record_landed_reads(
             ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, started, ctx.phi_key
         )
@@ -355,14 +351,14 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     ctx.progress("transform: dbt build (models and tests)")
     Posting(ctx.warehouse).ensure()
     env = dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key)
-    selector = target_of(ctx.domain).selector
+    fusion_object = ctx.domain.fusion.object if ctx.domain.fusion else "landing"
     result.dbt = build_with_reference_data(
         ctx.warehouse,
-        selector,
+        f"{ctx.domain.source}:{fusion_object}",
         ctx.config.dbt_project_dir,
         lambda seeds: run_dbt(
             "build",
-            ["--selector", selector, *seeds, *CAUTIOUS],
+            [*dbt_selection(ctx.domain), *seeds, *CAUTIOUS],
             env,
             ctx.paths.dbt_work,
             ctx.config.dbt_project_dir,
@@ -387,15 +383,15 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
             ctx.warehouse, target_of(ctx.domain).exceptions
         )
         return True
-    models = gl_models(ctx.domain.source)
+    chain = _chain(ctx)
     result.exceptions_by_reason = dict(
         ctx.warehouse.query(
             "select exception_reason, count(*) from "
-            f"{models.relation(ctx.warehouse, 'exceptions')} "
+            f"{chain.rows(ctx.warehouse, 'exceptions', 'held')} "
             "group by exception_reason order by exception_reason"
         )
     )
-    result.reconciliation = _reconciliation(ctx.warehouse, models)
+    result.reconciliation = _reconciliation(ctx.warehouse, chain)
     return True
 
 
@@ -421,7 +417,7 @@ def _record_landing(ctx: DomainContext, result: RunResult, landing: Landing) -> 
 def _delivered_today(ctx: DomainContext) -> bool:
     """Whether a source batched by landing day already exported today's batch (UTC): a line's
     version must land in exactly one batch, so such a source lands once a day."""
-    if ctx.domain.source not in LANDING_DAY_SOURCES:
+    if not catalog.source(ctx.domain.source).batched_by_landing_day:
         return False
     return datetime.now(UTC).date() in set(batch_feed_days(ctx.paths.outbox).values())
 
@@ -437,8 +433,7 @@ def _exceptions_by_reason(warehouse: Warehouse, mart: str) -> dict[str, int]:
 def pending_days(ctx: DomainContext) -> list[date]:
     """Delivery days the mart has batches for that the outbox does not hold yet."""
     done = set(batch_feed_days(ctx.paths.outbox).values())
-    models = gl_models(ctx.domain.source)
-    lines = models.relation(ctx.warehouse, "validated")
+    lines = _chain(ctx).rows(ctx.warehouse, "validated", "lines")
     rows = ctx.warehouse.query(f"select distinct batch_date from {lines} order by 1")
     return [day for day in (_as_date(r[0]) for r in rows) if day not in done]
 
@@ -447,7 +442,7 @@ def plan_fingerprint(ctx: DomainContext, days: list[date]) -> str:
     """SHA-256 over the mart rows of `days` in export order: what those batches would post."""
     digest = hashlib.sha256()
     with ctx.warehouse.connect() as con:
-        rows = mart_rows_query(ctx.warehouse, ctx.domain, days)
+        rows = mart_rows_query(ctx.warehouse, ctx.stream.name, ctx.domain, days)
         for chunk in ctx.warehouse.stream_arrow(con, rows):
             for row in chunk.to_pylist():
                 digest.update(repr(sorted(row.items())).encode())
@@ -585,7 +580,13 @@ def _record_disclosures(ctx: DomainContext, result: RunResult) -> None:
     else:
         sent = {b.batch_id: b.feed_date for b in result.batches if not b.reexport and b.lines}
     result.disclosures = record_phi_access(
-        ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, result.files_loaded, sent
+        ctx.warehouse,
+        ctx.tenant,
+        ctx.stream.name,
+        ctx.domain,
+        result.run_id,
+        result.files_loaded,
+        sent,
     )
     _lap(result, "audit", clock)
 
@@ -608,12 +609,16 @@ def _check_enabled(tenant: Tenant, stream: Stream, domain: Domain) -> None:
         )
 
 
-def _reconciliation(warehouse: Warehouse, models: GlModels) -> dict:
+def _chain(ctx: DomainContext) -> GlChain:
+    return GlChain(ctx.stream.name, ctx.domain.name)
+
+
+def _reconciliation(warehouse: Warehouse, chain: GlChain) -> dict:
     rows = warehouse.query(
         "select count(*), sum(case when status = 'reconciled' then 1 else 0 end), "
         "sum(source_lines), sum(exported_lines), sum(exception_lines), "
         "sum(source_debit), sum(posted_debit), sum(exported_debit), sum(exception_debit) "
-        f"from {models.relation(warehouse, 'recon')}"
+        f"from {chain.rows(warehouse, 'recon', 'recon')}"
     )
     days, reconciled, src, exp, exc, src_dr, posted_dr, exp_dr, exc_dr = rows[0]
     return {

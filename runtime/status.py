@@ -11,6 +11,7 @@ from datetime import datetime
 
 from runtime.cadence import next_due
 from runtime.config import Config, Tenant
+from runtime.gl_models import GlChain
 from runtime.locks import Locked, writer_slot
 from runtime.run_ledger import RunLedger
 from runtime.targets import exceptions_mart
@@ -43,6 +44,9 @@ def _tenant_rows(tenant: Tenant, warehouse: Warehouse, now: datetime) -> list[di
             last_success = ledger.last_success(stream.name, domain.name)
             due = next_due(domain, tenant.timezone, last_success, now) if domain.enabled else None
             mart = exceptions_mart(domain)
+            # the journal chain's exceptions mart holds every GL domain's rows
+            gl = domain.fusion is not None and domain.fusion.is_gl
+            held = f"where {GlChain(stream.name, domain.name).condition}" if gl else ""
             rows.append(
                 _row(tenant.name, stream.name, domain.name, domain.enabled, domain.cadence)
                 | {
@@ -53,7 +57,7 @@ def _tenant_rows(tenant: Tenant, warehouse: Warehouse, now: datetime) -> list[di
                     if last_success
                     else None,
                     "next_due": _iso(due),
-                    "open_exceptions": _count(warehouse, "marts", mart) if mart else 0,
+                    "open_exceptions": _count(warehouse, "marts", mart, held) if mart else 0,
                     "queue_depth": queue_depth,
                 }
             )

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 import runtime.run
 from cli import main
 from runtime.config import load_config
+from runtime.gl_models import GlChain
 from runtime.warehouse import Warehouse
 from sandbox import practice_fusion, touchworks, unity
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
@@ -37,21 +38,20 @@ class Ambulatory:
     journal_source: str
     batch_name: str
     raw: tuple[str, str]  # the charges' raw layer and table
-    models: str  # the model name part of its journal chain
 
 
 SOURCES = {
     "touchworks": Ambulatory(
         "touchworks", "veradigm_touchworks", "TouchWorks", "TOUCHWORKS CHARGES",
-        ("raw_touchworks", "tw_charges"), "touchworks",
+        ("raw_touchworks", "tw_charges"),
     ),
     "practice_fusion": Ambulatory(
         "practice_fusion", "practice_fusion", "Practice Fusion", "PRACTICE FUSION CHARGES",
-        ("raw_veradigm", "pf_charges"), "practice_fusion",
+        ("raw_veradigm", "pf_charges"),
     ),
     "unity": Ambulatory(
         "unity", "veradigm_unity", "Unity", "UNITY CHARGES",
-        ("raw_veradigm", "unity_charges"), "unity",
+        ("raw_veradigm", "unity_charges"),
     ),
 }  # fmt: skip
 
@@ -117,8 +117,10 @@ class Setup:
         tenant = load_config(self.config_path).tenants[TENANT]
         return Warehouse.for_tenant(tenant, self.warehouse_arg)
 
-    def mart(self, name: str) -> str:
-        return f"{self.warehouse.schema('marts')}.{name}_{self.spec.models}"
+    def mart(self, role: str) -> str:
+        """The domain's rows of a journal chain model (the chain's tables hold every GL
+        domain's rows)."""
+        return GlChain("veradigm", self.spec.domain).rows(self.warehouse, role, "mart")
 
     def posted(self, day) -> list[dict]:
         name = f"{self.spec.batch_name} {day:%Y%m%d}"
@@ -202,7 +204,7 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
     # The unmapped CPT code's charges wait in the exceptions mart, whole, and never post.
     held = setup.warehouse.query(
         "select source_line_id, journal_id, source_account, exception_reason "
-        f"from {setup.mart('exceptions__gl_journal_lines')}"
+        f"from {setup.mart('exceptions')}"
     )
     unmapped = {journal for _, journal, account, reason in held if account == UNMAPPED_CPT}
     assert unmapped and {r for _, _, a, r in held if a == UNMAPPED_CPT} == {"unmapped_coa"}
@@ -228,8 +230,7 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
     status = dict(
         setup.warehouse.query(
             "select journal_id, max(record_status) from "
-            f"{setup.warehouse.schema('intermediate')}.int_{setup.spec.models}"
-            "__journal_lines_validated group by journal_id"
+            f"{setup.mart('validated')} group by journal_id"
         )
     )
     voided = {journal for journal in voided if status.get(journal) == "VOIDED"}

@@ -36,7 +36,7 @@ from tests.test_source_staging import (
 )
 from tests.test_sql_changes import source_database
 
-SOURCE_SELECTORS = ("allscripts_sunrise", "veradigm_touchworks", "practice_fusion")
+GL_SOURCES = ("allscripts_sunrise", "veradigm_touchworks", "practice_fusion")
 # Every patient of the three sources' staging models, with the pseudonym the identity model
 # resolves it to (its own where dbMotion does not know it).
 RESOLVED = """
@@ -106,8 +106,8 @@ def test_identity_resolves_merges_unmerges_and_lists_conflicts(warehouse, tmp_pa
         return report
 
     assert sync().tables["patient_links"].resync_reason == "initial"
-    for selector in SOURCE_SELECTORS:
-        build(warehouse, work_dir, selector)
+    for source in GL_SOURCES:
+        build(warehouse, work_dir, source)
 
     patients = resolved(warehouse)
     assert None not in patients.values()  # dbMotion knows every patient of the three sources

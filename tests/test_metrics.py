@@ -427,8 +427,8 @@ def test_the_metrics_endpoint_answers_on_loopback(tmp_path):
 
 
 def test_the_exception_reason_enum_covers_the_reasons_the_marts_assign():
-    macros = Path(__file__).parent.parent / "dbt_project/macros/journal"
-    sql = (macros / "journal_lines_validated.sql").read_text()
+    models = Path(__file__).parent.parent / "dbt_project/models/intermediate/journal"
+    sql = (models / "int_journal_lines_validated.sql").read_text()
     correction_paths = {"new", "correct_in_place", "reverse_and_repost"}
     assigned = set(re.findall(r"then '([a-z_]+)'", sql)) - correction_paths
     assert assigned, "no reasons found in the model"

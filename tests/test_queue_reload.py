@@ -84,8 +84,8 @@ def test_lines_the_mart_still_holds_stay_open_until_a_later_reload(world, fusion
         ids = ", ".join(map(str, held))
         con.cursor().execute(
             f"insert into {marts}.exceptions__gl_journal_lines "
-            "(source_line_id, batch_date, exception_reason) "
-            f"select source_line_id, batch_date, 'unmapped_account' "
+            "(stream_name, domain_name, source_line_id, batch_date, exception_reason) "
+            "select stream_name, domain_name, source_line_id, batch_date, 'unmapped_account' "
             f"from {marts}.fusion__gl_interface where source_line_id in ({ids})"
         )
         con.cursor().execute(

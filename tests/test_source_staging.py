@@ -1,4 +1,4 @@
-"""The Sunrise, TouchWorks, Practice Fusion and Unity staging models, built by their selectors on
+"""The Sunrise, TouchWorks, Practice Fusion and Unity staging models, built by their targets on
 DuckDB and Postgres from sandbox data the extracts landed: models, tests and unit tests pass;
 patient references and pseudonyms equal the Python twin for every landed patient; and no canary
 identifier or key reaches a built relation, the target folder or the logs. Also the helpers the
@@ -18,6 +18,7 @@ from extract.shared.rate_limit import LimiterRegistry
 from extract.veradigm import practice_fusion as pf
 from extract.veradigm import unity
 from extract.veradigm.touchworks import extract_touchworks
+from runtime import catalog
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION, hmac_pads
 from runtime.http import RetryPolicy
@@ -65,8 +66,16 @@ SELECTOR_MODELS = {
     "practice_fusion": 12,
     "veradigm_unity": 11,
 }
-# Sunrise staging models outside the charges' selector (each Fusion object of Sunrise has its own
-# selector, with its marts): built by name.
+JOURNAL_UNIT_TESTS = {
+    "exact_department_mapping_beats_facility_wide_and_respects_dates",
+    "one_bad_line_holds_its_whole_entry",
+    "restated_entries_take_a_correction_path",
+    "deltas_correct_reverse_and_take_back_against_what_posted",
+    "ambulatory_cpt_map_dated_exact_location_wins",
+    "ambulatory_unmapped_cpt_held_as_exception",
+}
+# Sunrise staging models outside the charges' target (each Fusion object of Sunrise has its own
+# target, with its marts): built by name.
 SUNRISE_STAGING = (
     "stg_sunrise__clinicians",
     "stg_sunrise__supply_consumption",
@@ -117,9 +126,10 @@ def land_unity(warehouse: Warehouse, tmp_path: Path) -> None:
 
 
 # dbt and the warehouse -------------------------------------------------------------------------
-def build(warehouse: Warehouse, work_dir: Path, selector: str, *models: str) -> DbtOutcome:
-    """`dbt build --selector <selector>` as a pseudonymized domain run does it, or of `models`
-    by name when `selector` is empty."""
+def build(warehouse: Warehouse, work_dir: Path, source: str, *models: str) -> DbtOutcome:
+    """`dbt build` of a source's catalog target (its GL journal where it has one, else its
+    landing target) as a pseudonymized domain run does it, or of `models` by name when
+    `source` is empty."""
     env = (
         warehouse.dbt_env(PHI_KEY)
         | dict.fromkeys(TARGET_SETTINGS_ENV, "")
@@ -133,9 +143,15 @@ def build(warehouse: Warehouse, work_dir: Path, selector: str, *models: str) -> 
             "EHRFUSION_STREAM": "allscripts",
             "EHRFUSION_DOMAIN": "identity",
         }
+        | catalog.journal_environment(source or None)
     )
     Posting(warehouse).ensure()  # what Fusion posted: the Sunrise journal chain reads it
-    selection = ["--selector", selector] if selector else ["--select", *models]
+    if source:
+        entry = catalog.source(source)
+        selection = [*(entry.targets.get("GlInterface") or entry.landing).select]
+    else:
+        selection = [*models]
+    selection = ["--select", *selection]
     outcome = run_dbt("build", [*selection, "--indirect-selection", "cautious"], env, work_dir)
     assert outcome.success, outcome.errors
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
@@ -199,13 +215,14 @@ def test_source_selectors_build_staging_without_raw_identifiers(warehouse, tmp_p
     land_unity(warehouse, tmp_path)
     work_dir = tmp_path / "work"
 
-    outcomes = {selector: build(warehouse, work_dir, selector) for selector in SELECTOR_MODELS}
+    outcomes = {source: build(warehouse, work_dir, source) for source in SELECTOR_MODELS}
     staged = build(warehouse, work_dir, "", *SUNRISE_STAGING)
 
     assert {s: o.models for s, o in outcomes.items()} == SELECTOR_MODELS
     assert staged.models == len(SUNRISE_STAGING)
     unit_tests = [c.name for c in outcomes["allscripts_sunrise"].checks if c.kind == "unit_test"]
-    assert unit_tests == ["stg_sunrise_sfm_overlay_wins_over_the_charge"]
+    # its staging's own unit test, and the journal chain's, which every GL domain build runs
+    assert set(unit_tests) == {"stg_sunrise_sfm_overlay_wins_over_the_charge", *JOURNAL_UNIT_TESTS}
 
     for model, (layer, table, local_id, system) in PATIENT_MODELS.items():
         raw = warehouse.query(f"select {local_id} from {warehouse.schema(layer)}.{table}")

@@ -1,5 +1,5 @@
 """Sunrise clinicians -> Fusion HCM Data Loader Worker.dat: the Sunrise stand-in is landed and
-`dbt build --selector allscripts_sunrise__clinicians` runs on DuckDB and Postgres. The six
+`dbt build` of the Sunrise Worker target (runtime/catalog.py) runs on DuckDB and Postgres. The six
 component marts write a valid Worker.dat; a clinician is sent again only when its values differ
 from what Fusion accepted before its batch day; an expired licence suspends the assignment and
 puts the clinician on the HR review list; a clinician without a start date is held there."""
@@ -22,6 +22,7 @@ from runtime.config import Disclosure, Domain, FusionTarget
 from runtime.dbt import run_dbt
 from runtime.posting import Posting
 from runtime.run import dbt_environment
+from runtime.targets import dbt_selection
 from runtime.warehouse import Warehouse
 from sandbox import sunrise
 from sandbox.sunrise import schema
@@ -33,7 +34,6 @@ SCALE = 200  # 20 clinicians, 10001 to 10020
 START = date(2026, 10, 1)
 DAYS = 5
 STREAM, DOMAIN = "sunrise", "clinicians"
-SELECTOR = "allscripts_sunrise__clinicians"
 OWNER, EMPLOYER, BUSINESS_UNIT = "EHRFUSION_SUNRISE", "St Mary Health LE", "EHF US BU"
 EXPIRED = 10001  # licence expired before the batch day
 NO_START = 10002  # no start date: held
@@ -117,7 +117,7 @@ def land(warehouse: Warehouse, url: str, tmp_path: Path) -> None:
 
 def build(warehouse: Warehouse, work_dir: Path) -> None:
     env = dbt_environment(warehouse, STREAM, domain(), PHI_KEY)
-    outcome = run_dbt("build", ["--selector", SELECTOR], env, work_dir)
+    outcome = run_dbt("build", dbt_selection(domain()), env, work_dir)
     assert outcome.success, outcome.errors
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
     unit_tests = sorted(c.name for c in outcome.checks if c.kind == "unit_test")

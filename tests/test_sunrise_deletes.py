@@ -25,6 +25,7 @@ from runtime.config import Disclosure, Domain, FusionTarget, load_config
 from runtime.dbt import run_dbt
 from runtime.posting import POSTED_LINES, Posting
 from runtime.run import dbt_environment
+from runtime.targets import dbt_selection
 from runtime.warehouse import Warehouse
 from sandbox import sunrise
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
@@ -216,7 +217,7 @@ def land_and_build(warehouse: Warehouse, url: str, root) -> None:
     Posting(warehouse).ensure()
     env = dbt_environment(warehouse, STREAM, GL_DOMAIN, PHI_KEY)
     outcome = run_dbt(
-        "build", ["--selector", "allscripts_sunrise", "--indirect-selection", "cautious"],
+        "build", [*dbt_selection(GL_DOMAIN), "--indirect-selection", "cautious"],
         env, root / "work",
     )  # fmt: skip
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
@@ -224,7 +225,7 @@ def land_and_build(warehouse: Warehouse, url: str, root) -> None:
 
 
 def deltas(warehouse: Warehouse) -> list[dict]:
-    relation = f"{warehouse.schema('intermediate')}.int_sunrise__journal_line_deltas"
+    relation = f"{warehouse.schema('intermediate')}.int_journal_line_deltas"
     rows = warehouse.query(f"select {', '.join(DELTA_COLUMNS)} from {relation}")
     return [dict(zip(DELTA_COLUMNS, row, strict=True)) for row in rows]
 
@@ -291,7 +292,7 @@ def test_a_deleted_charge_is_reversed_like_a_credited_one(warehouse, tmp_path):
     assert all(charge % 2 == 1 for charge in by_charge)  # the odd ones, still new
     assert {row["line_kind"] for lines in by_charge.values() for row in lines} == {"NEW"}
 
-    recon = f"{warehouse.schema('marts')}.recon__gl_journal_daily_sunrise"
+    recon = f"{warehouse.schema('marts')}.recon__gl_journal_daily"
     assert warehouse.query(f"select distinct status from {recon}") == [("reconciled",)]
-    held = mart(warehouse, "exceptions__gl_journal_lines_sunrise", "journal_id")
+    held = mart(warehouse, "exceptions__gl_journal_lines", "journal_id")
     assert not {charge_of(j) for (j,) in held} & deleted

@@ -1,5 +1,5 @@
 """Allscripts Sunrise supplies -> Fusion inventory transactions and medical devices -> Fusion
-Fixed Assets mass additions, built by their selectors on DuckDB and Postgres from a landed
+Fixed Assets mass additions, built by their catalog targets on DuckDB and Postgres from a landed
 Sunrise stand-in: every consumption and device is sent or held as an exception; a later batch
 sends only what Fusion does not hold yet (quantity deltas, new devices), never a device
 changed after its addition; the marts write through the FBDI writer at their spec positions."""
@@ -24,6 +24,7 @@ from runtime.config import Disclosure, Domain, FusionTarget
 from runtime.dbt import DbtOutcome, run_dbt
 from runtime.posting import Posting
 from runtime.run import dbt_environment
+from runtime.targets import dbt_selection
 from runtime.warehouse import Warehouse
 from sandbox import sunrise, world
 from sandbox.sunrise.database import sqlite_url
@@ -39,8 +40,6 @@ BOOK = "EHF US CORP"
 FEEDER = "SUNRISE"
 UNMAPPED = sorted(world.unmapped_department_ids())[0]
 
-SUPPLIES = "allscripts_sunrise__supplies"
-DEVICES = "allscripts_sunrise__devices"
 SUPPLY_UNIT_TESTS = {
     "sunrise_supply_delta_against_accepted_records",
     "sunrise_supply_deltas_become_issues_and_receipts",
@@ -105,12 +104,12 @@ class Source:
             return con.execute(sql).fetchall()
 
 
-def build(warehouse: Warehouse, work_dir: Path, selector: str, domain: Domain) -> DbtOutcome:
-    """`dbt build --selector <selector>` as the domain's run does it."""
+def build(warehouse: Warehouse, work_dir: Path, domain: Domain) -> DbtOutcome:
+    """`dbt build` of the domain's selection as its run does it."""
     Posting(warehouse).ensure()  # what Fusion accepted: the record marts read it
     env = dbt_environment(warehouse, STREAM, domain, PHI_KEY)
     outcome = run_dbt(
-        "build", ["--selector", selector, "--indirect-selection", "cautious"], env, work_dir
+        "build", [*dbt_selection(domain), "--indirect-selection", "cautious"], env, work_dir
     )
     assert outcome.success, outcome.errors
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
@@ -199,7 +198,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
     source.land()
     work_dir = tmp_path / "work"
 
-    outcome = build(warehouse, work_dir, SUPPLIES, SUPPLY_DOMAIN)
+    outcome = build(warehouse, work_dir, SUPPLY_DOMAIN)
 
     assert {c.name for c in outcome.checks if c.kind == "unit_test"} == SUPPLY_UNIT_TESTS
     today = run_day()
@@ -256,7 +255,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
         )  # fmt: skip
     source.land()
 
-    build(warehouse, work_dir, SUPPLIES, SUPPLY_DOMAIN)
+    build(warehouse, work_dir, SUPPLY_DOMAIN)
 
     deltas = {k: (float(v[0]), float(v[1]), v[2]) for k, v in inventory(warehouse).items()}
     assert deltas == {
@@ -308,7 +307,7 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
     source.land()
     work_dir = tmp_path / "work"
 
-    outcome = build(warehouse, work_dir, DEVICES, DEVICE_DOMAIN)
+    outcome = build(warehouse, work_dir, DEVICE_DOMAIN)
 
     assert {c.name for c in outcome.checks if c.kind == "unit_test"} == DEVICE_UNIT_TESTS
     today = run_day()
@@ -393,7 +392,7 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
     )  # fmt: skip
     source.land()
 
-    build(warehouse, work_dir, DEVICES, DEVICE_DOMAIN)
+    build(warehouse, work_dir, DEVICE_DOMAIN)
 
     assert mart(warehouse, "fusion__mass_additions_sunrise", "record_key") == [("AST000900",)]
     assert mart(warehouse, "fusion__mass_addition_distributions_sunrise", "mass_addition_id") == [

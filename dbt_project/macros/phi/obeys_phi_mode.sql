@@ -31,7 +31,7 @@
         {%- for column in reference_columns -%}
             {%- do checks.append(
                 "select outbound." ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
-                ~ "'not_the_raw_identifier' as violation from " ~ model ~ " as outbound "
+                ~ "'not_the_raw_identifier' as violation from outbound "
                 ~ "where outbound." ~ column ~ " is not null and outbound." ~ column
                 ~ " not in (select identifier_value from raw_identifiers)"
             ) -%}
@@ -41,7 +41,7 @@
     {%- for column in columns if mode != 'direct' or column not in reference_columns -%}
             {%- do checks.append(
                 "select outbound." ~ key_column ~ " as row_key, '" ~ column ~ "' as column_name, "
-                ~ "'raw_identifier' as violation from " ~ model ~ " as outbound "
+                ~ "'raw_identifier' as violation from outbound "
                 ~ "inner join raw_identifiers on cast(outbound." ~ column ~ " as "
                 ~ dbt.type_string() ~ ") = raw_identifiers.identifier_value"
             ) -%}
@@ -80,11 +80,16 @@
         {%- endset -%}
         {%- do checks.append(
             "select " ~ key_column ~ " as row_key, " ~ violation ~ " as column_name, 'not_allowed_in_"
-            ~ mode ~ "' as violation from " ~ model ~ " where (" ~ broken | map(attribute=1) | join(") or (") ~ ")"
+            ~ mode ~ "' as violation from outbound where (" ~ broken | map(attribute=1) | join(") or (") ~ ")"
         ) -%}
     {%- endif -%}
 
-    with raw_identifiers as (
+    {#- The model through a CTE: with a `where` config dbt passes a filtered subquery. -#}
+    with outbound as (
+        select * from {{ model }}
+    ),
+
+    raw_identifiers as (
         {{ raw_identifiers }}
     )
 

@@ -1,1 +1,0 @@
-{{ journal_exceptions(ref('int_journal_lines_validated')) }}

@@ -1,1 +1,0 @@
-{{ fusion_posted_lines() }}
