@@ -35,8 +35,8 @@ from runtime.config import Config, Domain, Tenant
 from runtime.endpoints import has_endpoint
 from runtime.export import export_source_lines
 from runtime.gl_models import GL_INTERFACE, GlChain
-from runtime.http import metrics_observer
 from runtime.locks import domain_lock
+from runtime.metrics import metrics_observer
 from runtime.posting import TERMINAL, Posting
 from runtime.run import FUSION_ENDPOINT, DomainPaths
 from runtime.targets import is_record_target

@@ -24,8 +24,6 @@ from email.utils import parsedate_to_datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from runtime import metrics
-
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -154,14 +152,3 @@ def retrying_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
-
-
-def metrics_observer(tenant: str, stream: str, domain: str) -> Observer:
-    """An observer counting waits and 429 answers in the domain's Prometheus metrics."""
-
-    def observe(event: RetryEvent) -> None:
-        metrics.rate_limit_wait(tenant, stream, domain, event.wait_seconds)
-        if event.status == 429:
-            metrics.throttled(tenant, stream, domain)
-
-    return observe

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -35,11 +35,31 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from runtime.http import Observer, RetryEvent
+
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from runtime.config import Config
-    from runtime.run import RunResult
+
+
+class RunResult(Protocol):
+    """What the metrics read of one domain run (runtime.run.RunResult), declared here so the
+    observability layer does not import the orchestration."""
+
+    tenant: str
+    stream: str
+    domain: str
+    status: str
+    rows_extracted: int
+    dead_letters: list
+    dead_letter_dir: str
+    exceptions_by_reason: dict[str, int]
+    reconciliation: dict
+    seconds: dict[str, float]
+    batches: list
+    dbt: Any
+
 
 log = logging.getLogger(__name__)
 
@@ -379,3 +399,14 @@ def serve(registry: Collector, port: int, addr: str = "127.0.0.1") -> WSGIServer
     `server.shutdown()` then `server.server_close()`."""
     server, _ = start_http_server(port, addr=addr, registry=registry)
     return server
+
+
+def metrics_observer(tenant: str, stream: str, domain: str) -> Observer:
+    """An observer counting waits and 429 answers in the domain's Prometheus metrics."""
+
+    def observe(event: RetryEvent) -> None:
+        rate_limit_wait(tenant, stream, domain, event.wait_seconds)
+        if event.status == 429:
+            throttled(tenant, stream, domain)
+
+    return observe

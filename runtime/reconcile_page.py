@@ -5,10 +5,10 @@ asset, amounts and facility/company codes only)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import jinja2
 
+from runtime.reconcile_pack import ReconciliationPack
 from runtime.report import TEMPLATE_DIR, count, money, when
 from runtime.report_chart import (
     BAR_GAP,
@@ -25,9 +25,6 @@ from runtime.report_chart import (
     FacilityGroup,
     PeriodRow,
 )
-
-if TYPE_CHECKING:
-    from runtime.reconcile import ReconciliationPack
 
 TEMPLATE = "reconciliation_pack.html.j2"
 UNEXPLAINED = "unexplained"

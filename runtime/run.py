@@ -37,8 +37,8 @@ from runtime.disclosures import record_landed_reads, record_phi_access
 from runtime.endpoints import has_endpoint
 from runtime.export import ExportedBatch, batch_feed_days, export_feed_days, mart_rows_query
 from runtime.gl_models import GlChain
-from runtime.http import metrics_observer
 from runtime.locks import domain_lock
+from runtime.metrics import metrics_observer
 from runtime.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key, tenant_key_version
 from runtime.posting import HANDED_OVER, Posting
 from runtime.record_export import export_records
