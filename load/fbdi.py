@@ -121,8 +121,6 @@ def write_fbdi_zip(
     batches: Batches | Mapping[str, Batches],
     spec: FormatSpec,
     zip_path: Path,
-    *,
-    allow_partial: bool = False,
 ) -> WrittenFile:
     """Write the spec's CSVs inside a deterministic zip at `zip_path`.
 
@@ -132,11 +130,9 @@ def write_fbdi_zip(
     input columns outside the spec are ignored.
 
     Every line has the layout's full field count (plus `END` when the spec's CSV has an
-    `end_marker`). `allow_partial` is accepted for older callers and changes nothing: specs are
-    always complete. On any error nothing is left at `zip_path` (an existing file there is
+    `end_marker`). On any error nothing is left at `zip_path` (an existing file there is
     untouched).
     """
-    del allow_partial  # no partial specs any more; kept so older callers still work
     by_file = _batches_by_file(batches, spec)
     totals = _TotalsAccumulator(spec)
     published = AtomicZip(zip_path)

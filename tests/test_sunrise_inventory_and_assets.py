@@ -153,9 +153,7 @@ def write_and_read(
         for csv_file, name in marts.items():
             sql = f"select * from {warehouse.schema('marts')}.{name} order by 1, 2"
             tables[csv_file] = pa.Table.from_batches(list(warehouse.stream_arrow(con, sql)))
-    write_fbdi_zip(
-        {f: table.to_batches() for f, table in tables.items()}, spec, zip_path, allow_partial=True
-    )
+    write_fbdi_zip({f: table.to_batches() for f, table in tables.items()}, spec, zip_path)
     out = {}
     with zipfile.ZipFile(zip_path) as archive:
         for file in spec.files:
