@@ -284,7 +284,7 @@ def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
 @json_option
 def queue_reload(config_path, warehouse, tenant, stream, domain, batch, as_json) -> None:
     """Once the cause is fixed, re-send a batch's rejected lines as a new batch and follow it."""
-    from load.reload import ReloadRefused, reload_batch
+    from runtime.reload import ReloadRefused, reload_batch
 
     try:
         config = load_config(config_path)

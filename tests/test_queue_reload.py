@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from load import reload as reload_module
 from load.manifest import verify_chain
-from load.reload import ReloadRefused, reload_batch
+from runtime import reload as reload_module
 from runtime.posting import Posting
+from runtime.reload import ReloadRefused, reload_batch
 from tests.conftest import TENANT, ledger_lines, set_knobs
 
 COMBINATION = "101-7020-41000-000-000-0000"
