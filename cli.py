@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runtime import exit_codes
-from runtime.config import ConfigError, load_config
+from runtime.config import Config, ConfigError, load_config
 from runtime.errors import safe_message
 
 err = Console(stderr=True)
@@ -85,18 +87,58 @@ warehouse_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 
 
+@dataclass(frozen=True)
+class DomainCall:
+    """What every domain command is called with: the loaded configuration and the domain."""
+
+    config: Config
+    tenant: str
+    stream: str
+    domain: str
+    warehouse: str | None
+    as_json: bool
+
+    @property
+    def progress(self):
+        return _progress(not self.as_json)
+
+
+def domain_command(group: click.Group, name: str | None = None):
+    """A command acting on one tenant/stream/domain: the options every such command takes
+    (--config, --warehouse, --tenant, --stream, --domain, --json), the configuration loaded,
+    and any error reported with its exit code. The command's own options follow as keywords."""
+
+    def decorate(body):
+        @functools.wraps(body)
+        def command(config_path, warehouse, tenant, stream, domain, as_json, **options):
+            try:
+                config = load_config(config_path)
+                call = DomainCall(config, tenant, stream, domain, warehouse, as_json)
+                return body(call, **options)
+            except Exception as exc:  # every failure ends with its exit code and message
+                _fail(exc, as_json)
+
+        for option in (
+            json_option,
+            click.option("--domain", required=True),
+            click.option("--stream", required=True),
+            click.option("--tenant", required=True),
+            warehouse_option,
+            config_option,
+        ):
+            command = option(command)
+        return group.command(name)(command)
+
+    return decorate
+
+
 @click.group()
 @click.version_option(package_name="ehrfusion")
 def main() -> None:
     """Keep Oracle Fusion Cloud in step with hospital EHRs."""
 
 
-@main.command()
-@config_option
-@warehouse_option
-@click.option("--tenant", required=True)
-@click.option("--stream", required=True)
-@click.option("--domain", required=True)
+@domain_command(main)
 @click.option(
     "--feed-date",
     "feed_dates",
@@ -109,48 +151,34 @@ def main() -> None:
     help="Export only if the run would post exactly this plan (its fingerprint from "
     "`ehrfusion plan`); otherwise exit 10 and export nothing.",
 )
-@json_option
-def run(config_path, warehouse, tenant, stream, domain, feed_dates, expect_plan, as_json) -> None:
+def run(call: DomainCall, feed_dates, expect_plan) -> None:
     """Run one domain: extract, dbt build with tests, export FBDI, submit, record."""
     from runtime.run import run_domain
 
-    try:
-        config = load_config(config_path)
-        days = [d.date() for d in feed_dates] or None
-        result = run_domain(
-            config,
-            tenant,
-            stream,
-            domain,
-            warehouse,
-            days,
-            progress=_progress(not as_json),
-            expect_plan=expect_plan,
-        )
-    except Exception as exc:
-        _fail(exc, as_json)
-    _finish_run(result, as_json)
+    result = run_domain(
+        call.config,
+        call.tenant,
+        call.stream,
+        call.domain,
+        call.warehouse,
+        [d.date() for d in feed_dates] or None,
+        progress=call.progress,
+        expect_plan=expect_plan,
+    )
+    _finish_run(result, call.as_json)
 
 
-@main.command()
-@config_option
-@warehouse_option
-@click.option("--tenant", required=True)
-@click.option("--stream", required=True)
-@click.option("--domain", required=True)
-@json_option
-def plan(config_path, warehouse, tenant, stream, domain, as_json) -> None:
+@domain_command(main)
+def plan(call: DomainCall) -> None:
     """Show what the next run would post: new lines, corrections, reversals and re-posts with
     totals per ledger and period, and entries flagged for finance review."""
     from runtime.plan import plan_domain
     from runtime.summary import render_plan
 
-    try:
-        config = load_config(config_path)
-        result = plan_domain(config, tenant, stream, domain, warehouse, _progress(not as_json))
-    except Exception as exc:
-        _fail(exc, as_json)
-    if as_json:
+    result = plan_domain(
+        call.config, call.tenant, call.stream, call.domain, call.warehouse, call.progress
+    )
+    if call.as_json:
         _emit_json(result.to_json())
     else:
         render_plan(result, out)
@@ -193,31 +221,21 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
     sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
 
 
-@main.command()
-@config_option
-@warehouse_option
-@click.option("--tenant", required=True)
-@click.option("--stream", required=True)
-@click.option("--domain", required=True)
-@json_option
-def submit(config_path, warehouse, tenant, stream, domain, as_json) -> None:
+@domain_command(main)
+def submit(call: DomainCall) -> None:
     """Submit the outbox's batches Fusion has not had yet and follow their import jobs."""
     from runtime.run import run_domain
 
-    try:
-        config = load_config(config_path)
-        result = run_domain(
-            config,
-            tenant,
-            stream,
-            domain,
-            warehouse,
-            progress=_progress(not as_json),
-            submit_only=True,
-        )
-    except Exception as exc:
-        _fail(exc, as_json)
-    _finish_run(result, as_json)
+    result = run_domain(
+        call.config,
+        call.tenant,
+        call.stream,
+        call.domain,
+        call.warehouse,
+        progress=call.progress,
+        submit_only=True,
+    )
+    _finish_run(result, call.as_json)
 
 
 @main.group()
@@ -274,29 +292,26 @@ def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
     out.print(table)
 
 
-@queue.command("reload")
-@config_option
-@warehouse_option
-@click.option("--tenant", required=True)
-@click.option("--stream", required=True)
-@click.option("--domain", required=True)
+@domain_command(queue, "reload")
 @click.argument("batch")
-@json_option
-def queue_reload(config_path, warehouse, tenant, stream, domain, batch, as_json) -> None:
+def queue_reload(call: DomainCall, batch) -> None:
     """Once the cause is fixed, re-send a batch's rejected lines as a new batch and follow it."""
     from runtime.reload import ReloadRefused, reload_batch
 
     try:
-        config = load_config(config_path)
         result = reload_batch(
-            config, tenant, stream, domain, batch, warehouse, _progress(not as_json)
+            call.config,
+            call.tenant,
+            call.stream,
+            call.domain,
+            batch,
+            call.warehouse,
+            call.progress,
         )
     except ReloadRefused as exc:
-        _stop(exit_codes.RELOAD_REFUSED, "refused", "reload refused", str(exc), as_json)
-    except Exception as exc:
-        _fail(exc, as_json)
+        _stop(exit_codes.RELOAD_REFUSED, "refused", "reload refused", str(exc), call.as_json)
     summary = result.to_json()
-    if as_json:
+    if call.as_json:
         _emit_json(summary)
     else:
         out.print(f"{result.status}: {result.message}")

@@ -68,6 +68,7 @@ class Source:
     landing: Target | None = None  # a domain without a `fusion:` block (None: block required)
     safe_harbor: bool = False  # its identifiers have safe-harbor surrogates (restricted map)
     batched_by_landing_day: bool = False  # no delivery files: a batch is the day rows landed
+    practices: bool = False  # one API serving many practices: a domain lists those it extracts
     patients: tuple[PatientRows, ...] = ()
 
     def land(self, job: Any) -> Any:
@@ -191,6 +192,7 @@ SOURCES = {
             targets={"GlInterface": _PRACTICE_FUSION_GL},
             landing=_PRACTICE_FUSION_GL,
             batched_by_landing_day=True,
+            practices=True,
             patients=tuple(
                 PatientRows(
                     "raw_veradigm", table, "'practice_fusion'", "practice_id || ':' || patient_id"

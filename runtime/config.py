@@ -95,7 +95,7 @@ class Domain:
     phi_direct_authorisation: str | None  # required reference when phi_mode is direct
     disclosure: Disclosure
     fusion: FusionTarget | None  # None: the domain lands and models its data only
-    practices: tuple[str, ...] = ()  # practice_fusion: the practices (PF tenants) to extract
+    practices: tuple[str, ...] = ()  # a multi-practice source: the practices to extract
 
 
 @dataclass(frozen=True)
@@ -326,10 +326,13 @@ def _recipient(fusion: FusionTarget | None) -> str:
 
 
 def _practices(r: _Reader, source: str) -> tuple[str, ...]:
-    if source != "practice_fusion":
+    """The practices of a multi-practice source (the catalog says which sources have them)."""
+    if not catalog.source(source).practices:
         if "practices" in r.data:
+            with_practices = [s.name for s in catalog.SOURCES.values() if s.practices]
             raise ConfigError(
-                f"{r.path}.practices", f"only for source practice_fusion, not {source}"
+                f"{r.path}.practices",
+                f"only for sources with practices ({', '.join(with_practices)}), not {source}",
             )
         return ()
     practices = r.get("practices", list)

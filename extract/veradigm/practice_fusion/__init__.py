@@ -163,9 +163,7 @@ def practice_fusion_source(
     """Practice Fusion as a dlt source: one resource whose pages land in `pf_providers`,
     `pf_patients` and `pf_charges` (merged on practice and id), with the practices' cursors in
     its state. The clients carry each practice's credentials and token bucket."""
-    return dlt.resource(
-        practice_fusion_items(clients, page_size, store, report), name="practice_fusion"
-    )
+    return dlt.resource(practice_fusion_items(clients, page_size, store, report), name=SOURCE)
 
 
 def extract_practice_fusion(
