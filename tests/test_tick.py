@@ -195,8 +195,12 @@ def test_status_reports_lag_next_due_and_open_work(tmp_path, sandbox_dir) -> Non
     record_success(warehouse, NOW - timedelta(minutes=10))
     for sql in (
         f"create schema {TENANT}_marts",
-        f"create table {TENANT}_marts.exceptions__gl_journal_lines (reason text)",
-        f"insert into {TENANT}_marts.exceptions__gl_journal_lines values ('unmapped_coa'), ('x')",
+        # the journal chain's exceptions: this domain's two held lines and another domain's
+        f"create table {TENANT}_marts.exceptions__gl_journal_lines "
+        "(stream_name text, domain_name text, reason text)",
+        f"insert into {TENANT}_marts.exceptions__gl_journal_lines values "
+        "('epic', 'gl_journal', 'unmapped_coa'), ('epic', 'gl_journal', 'x'), "
+        "('sunrise', 'charges', 'x')",
         f"create table {TENANT}_ops.operator_queue (status text)",
         f"insert into {TENANT}_ops.operator_queue values ('open'), ('resolved')",
     ):
