@@ -60,11 +60,12 @@ PATIENT_MODELS = {
     "stg_veradigm__unity_charges": ("raw_veradigm", "unity_charges", "patient_id", "unity"),
 }  # fmt: skip
 SELECTOR_MODELS = {
-    "allscripts_sunrise": 12,  # 3 staging models and the charges' journal chain to Fusion
-    # staging and the charges' journal chain (CPT crosswalk) to Fusion
-    "veradigm_touchworks": 12,
-    "practice_fusion": 12,
-    "veradigm_unity": 11,
+    # staging, the source's contribution and the journal chain's tables (posted lines, the
+    # validated lines, the deltas, the GL mart, exceptions, review, reconciliation)
+    "allscripts_sunrise": 11,
+    "veradigm_touchworks": 11,
+    "practice_fusion": 11,
+    "veradigm_unity": 10,
 }
 JOURNAL_UNIT_TESTS = {
     "exact_department_mapping_beats_facility_wide_and_respects_dates",

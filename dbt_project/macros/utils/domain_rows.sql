@@ -1,16 +1,55 @@
 {#-
-  Models shared by every domain of a tenant (the journal chain) hold each domain's rows apart
-  by (stream_name, domain_name). They are incremental tables that a build fills with its own domain's rows
-  only: this pre-hook deletes them first, in the same transaction as the insert, so a build
-  never rebuilds or touches another domain's rows, and two streams building at once on
-  Postgres lock different rows. The first build of a model creates it (no rows to delete).
+  The journal chain's tables are shared by every GL domain of a tenant and hold each domain's
+  rows apart by (stream_name, domain_name). A build replaces only its own domain's rows: this
+  materialization deletes them and inserts the model's rows in one transaction, straight from the
+  model's query (no staging copy: at a million lines a second write of a wide table costs as
+  much as computing it). Another domain's rows are never read, rebuilt or locked, so two streams
+  building at once on Postgres write different rows of the same tables. The first build creates
+  the table (the first build of a target runs under the tenant's exclusive reference lock). A
+  model that gained columns since its table was created adds them, typed as the model types
+  them, before inserting; a column the model no longer has stays, null in new rows.
 -#}
-{% macro delete_domain_rows() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where {{ in_this_domain() }}
+{% materialization domain_rows, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- if existing_relation is none -%}
+        {% call statement('main') -%}
+            {{ get_create_table_as_sql(False, target_relation, sql) }}
+        {%- endcall %}
+    {%- else -%}
+        {%- set columns = get_columns_in_query(sql) | map('lower') | list -%}
+        {%- set present = adapter.get_columns_in_relation(existing_relation)
+            | map(attribute='name') | map('lower') | list -%}
+        {%- set rows_sql = sql -%}
+        {%- if columns | reject('in', present) | list -%}
+            {%- set staged = make_temp_relation(target_relation) -%}
+            {% call statement('stage') -%}
+                {{ get_create_table_as_sql(True, staged, sql) }}
+            {%- endcall %}
+            {%- set added = adapter.get_columns_in_relation(staged)
+                | rejectattr('name', 'in', present) | list -%}
+            {% do alter_relation_add_remove_columns(target_relation, added, none) %}
+            {%- set rows_sql = 'select * from ' ~ staged -%}
+        {%- endif -%}
+        {% call statement('delete_domain_rows') -%}
+            delete from {{ target_relation }} where {{ in_this_domain() }}
+        {%- endcall %}
+        {% call statement('main') -%}
+            insert into {{ target_relation }} ({{ columns | join(', ') }})
+            select {{ columns | join(', ') }} from ({{ rows_sql }}) as domain_rows
+        {%- endcall %}
     {%- endif -%}
-{%- endmacro %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
 
 {#- The current domain's rows of a model the domains share. -#}
 {% macro in_this_domain() -%}

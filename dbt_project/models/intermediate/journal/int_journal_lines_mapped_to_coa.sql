@@ -1,3 +1,5 @@
+{{ config(materialized='ephemeral') }}
+
 -- Journal lines with their Fusion segment combination, facility and GL period. Both crosswalks
 -- are effective-dated on the accounting date; unmapped lines keep null segments (never a
 -- default account), and the chain holds their entry as an exception.

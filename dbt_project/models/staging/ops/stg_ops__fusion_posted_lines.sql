@@ -1,9 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_domain_rows() }}",
+        materialized='domain_rows',
         post_hook="{{ analyze_this() }}",
         tags=['journal_chain'],
     )
