@@ -12,10 +12,11 @@ from pathlib import Path
 
 from load.fusion_client import client_for_tenant, fusion_url
 from runtime.config import Config, Tenant
+from runtime.domain import Progress, RunResult
 from runtime.phi import tenant_key, validate_key
 from runtime.reconcile import build_pack
 from runtime.report import collect_report, default_report_path, write_report
-from runtime.run import Progress, RunResult, run_domain
+from runtime.run import run_domain
 from runtime.secrets import env_name, optional_secret
 from runtime.warehouse import Warehouse
 from sandbox import practice_fusion, unity

@@ -14,21 +14,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from load.manifest import read_chain
+from load.outbox import Outbox
 from runtime.config import Config, ConfigError
-from runtime.disclosures import record_phi_access
+from runtime.delivery.journal import JournalDelivery, pending_days, plan_fingerprint
+from runtime.delivery.protocol import unsettled
+from runtime.domain import FUSION_ENDPOINT, DomainContext, Progress
 from runtime.endpoints import has_endpoint
 from runtime.gl_models import GlChain
 from runtime.locks import domain_lock
-from runtime.posting import TERMINAL, Posting
-from runtime.run import (
-    FUSION_ENDPOINT,
-    DomainContext,
-    Progress,
-    land_and_build,
-    pending_days,
-    plan_fingerprint,
-)
+from runtime.posting import Posting
+from runtime.run import land_and_build
 
 
 @dataclass(frozen=True)
@@ -99,26 +94,21 @@ def plan_domain(
         )
     plan = Plan(ctx.tenant.name, ctx.stream.name, ctx.domain.name)
     result = ctx.new_result()
+    result.run_id = "plan"
+    delivery, outbox = JournalDelivery(), Outbox(ctx.paths.outbox)
     with domain_lock(ctx.warehouse, ctx.stream.name, ctx.domain.name):
-        plan.unsettled_batches = _unsettled_batches(ctx)
+        plan.unsettled_batches = _unsettled_batches(ctx, outbox)
         built = land_and_build(ctx, result)
-        plan.exceptions_by_reason = result.exceptions_by_reason
         if result.files_loaded:
-            record_phi_access(
-                ctx.warehouse,
-                ctx.tenant,
-                ctx.stream.name,
-                ctx.domain,
-                "plan",
-                result.files_loaded,
-                {},
-            )
+            delivery.disclose(ctx, outbox, result, {})
         if not built:
             plan.status = result.status
             plan.message = result.message
             plan.checks_failed = [c.name for c in result.dbt.failed_checks] if result.dbt else []
             return plan
-        days = pending_days(ctx)
+        delivery.summarize(ctx, result)
+        plan.exceptions_by_reason = result.exceptions_by_reason
+        days = pending_days(ctx, outbox)
         plan.batch_days = [d.isoformat() for d in days]
         plan.lines = _plan_lines(ctx, days)
         plan.finance_review = _finance_review(ctx, days)
@@ -132,19 +122,10 @@ def plan_domain(
     return plan
 
 
-def _unsettled_batches(ctx: DomainContext) -> list[str]:
+def _unsettled_batches(ctx: DomainContext, outbox: Outbox) -> list[str]:
     if not has_endpoint(ctx.tenant, FUSION_ENDPOINT):
         return []
-    posting = Posting(ctx.warehouse)
-    unsettled = []
-    for entry in read_chain(ctx.paths.outbox):
-        manifest = json.loads((ctx.paths.outbox / entry.manifest).read_text(encoding="utf-8"))
-        if not sum(f["rows"] for f in manifest["files"]):
-            continue
-        submission = posting.submission(entry.batch_id)
-        if submission is None or submission["status"] not in TERMINAL:
-            unsettled.append(entry.batch_id)
-    return unsettled
+    return [batch.batch_id for batch, _ in unsettled(outbox, Posting(ctx.warehouse))]
 
 
 def _day_list(days: list[date]) -> str:

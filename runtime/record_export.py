@@ -4,8 +4,10 @@ The marts hold the records whose values Fusion does not hold yet (compared with 
 it accepted), dated by the run's UTC day. A batch is the zip Fusion takes (FBDI CSVs, or an
 HCM Data Loader `.dat`), its records file (which file line carries which source record, with
 the hash and quantity it was sent with: what the submit step records once Fusion accepts the
-line) and its manifest in the outbox's chain; batch ids number the day's batches. Marts are
-read in the order of all their columns, so a batch's bytes depend on its records only.
+line) and its manifest in the outbox's chain; batch ids number the day's batches. The marts
+are shared by the object's domains: the domain's rows are read (`record_rows`), without the
+columns that tell domains apart, in the order of all their other columns, so a batch's bytes
+depend on its records only.
 """
 
 from __future__ import annotations
@@ -19,37 +21,41 @@ import pyarrow as pa
 
 from load.formats import FormatSpec, HdlComponent, HdlSpec, load_spec
 from load.manifest import ExportResult, export_batch, export_hdl_batch, make_batch_id
+from load.outbox import Outbox
 from runtime.config import Domain
-from runtime.export import ExportedBatch, batch_feed_days
-from runtime.targets import Target, column_name, target_of
+from runtime.delivery.batches import ExportedBatch
+from runtime.targets import DOMAIN_COLUMNS, Target, column_name, record_rows, target_of
 from runtime.warehouse import Warehouse
 
 RECORD_COLUMNS = ("file", "line", "record_key", "record_hash", "measure")
 
 
 def export_records(
-    warehouse: Warehouse, tenant: str, stream: str, domain: Domain, outbox: Path
+    warehouse: Warehouse, tenant: str, stream: str, domain: Domain, outbox: Outbox
 ) -> list[ExportedBatch]:
     """Write the marts' records as the day's next batch (none when there are no records)."""
     target = target_of(domain)
-    rows = warehouse.query(
-        f"select distinct batch_date from {warehouse.schema('marts')}.{target.primary_mart}"
-    )
+    primary = record_rows(warehouse, stream, domain.name, target.primary_mart, "records")
+    rows = warehouse.query(f"select distinct batch_date from {primary}")
     if not rows:
         return []
     [(value,)] = rows  # the marts date every record by the run's day
     day = value if isinstance(value, date) else date.fromisoformat(str(value))
     spec = load_spec(domain.fusion.release, domain.fusion.object)
-    outbox.mkdir(parents=True, exist_ok=True)
-    tables = {name: _mart_rows(warehouse, mart, day) for name, mart in target.marts.items()}
-    sequence = 1 + sum(1 for d in batch_feed_days(outbox).values() if d == day)
+    outbox.folder.mkdir(parents=True, exist_ok=True)
+    tables = {
+        name: _mart_rows(warehouse, stream, domain.name, mart, day)
+        for name, mart in target.marts.items()
+    }
+    sequence = 1 + sum(1 for d in outbox.feed_days().values() if d == day)
     batch_id = make_batch_id(tenant, stream, domain.name, day, sequence)
     scope = {"tenant": tenant, "stream": stream, "domain": domain.name, "feed_date": day}
     scope |= {"sequence": sequence, "object": domain.fusion.object}
     if isinstance(spec, HdlSpec):
-        result = _export_hdl(tables, spec, target, outbox, batch_id, scope)
+        result = _export_hdl(tables, spec, target, outbox.folder, batch_id, scope)
     else:
-        result = _export_fbdi(tables, spec, target, outbox, batch_id, scope)
+        result = _export_fbdi(tables, spec, target, outbox.folder, batch_id, scope)
+    outbox.added(result)
     return [ExportedBatch.of(day, result)]
 
 
@@ -124,19 +130,21 @@ def _attribute_rows(table: pa.Table, comp: HdlComponent) -> list[dict]:
     return [{name: row[column] for name, column in wanted} for row in table.to_pylist()]
 
 
-def _mart_rows(warehouse: Warehouse, mart: str, day: date) -> pa.Table:
-    schema = warehouse.schema("marts")
+def _mart_rows(warehouse: Warehouse, stream: str, domain: str, mart: str, day: date) -> pa.Table:
+    """The domain's rows of `mart` for `day`, ordered by every column."""
     columns = [
         name
         for (name,) in warehouse.query(
             "select column_name from information_schema.columns "
             "where table_schema = %s and table_name = %s order by ordinal_position",
-            (schema, mart),
+            (warehouse.schema("marts"), mart),
         )
+        if name not in DOMAIN_COLUMNS
     ]
+    listed = ", ".join(columns)
     sql = (
-        f"select * from {schema}.{mart} where batch_date = '{day.isoformat()}' "
-        f"order by {', '.join(columns)}"
+        f"select {listed} from {record_rows(warehouse, stream, domain, mart, 'records')} "
+        f"where batch_date = '{day.isoformat()}' order by {listed}"
     )
     with warehouse.connect() as con:
         batches = list(warehouse.stream_arrow(con, sql))

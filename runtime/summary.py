@@ -7,8 +7,8 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
+from runtime.domain import RunResult
 from runtime.plan import Plan
-from runtime.run import RunResult
 
 
 def run_to_json(result: RunResult) -> dict:

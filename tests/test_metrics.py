@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime import metrics
 from runtime.config import Config, Stream, parse_config
 from runtime.dbt import DbtCheck, DbtOutcome
-from runtime.export import ExportedBatch
-from runtime.run import RunResult
+from runtime.delivery.batches import ExportedBatch
+from runtime.domain import RunResult
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES, canary_hits
 
 NOW = datetime(2026, 10, 6, 7, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from load.manifest import verify_chain
-from runtime import reload as reload_module
+from runtime.delivery.journal import JournalDelivery
 from runtime.posting import Posting
 from runtime.reload import ReloadRefused, reload_batch
 from tests.conftest import TENANT, ledger_lines, set_knobs
@@ -119,7 +119,7 @@ def test_a_reload_cut_short_after_its_export_is_finished_first(world, fusion, mo
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(reload_module, "submit_batch", dies)
+        patch.setattr(JournalDelivery, "submit", dies)  # the process dies after the export
         with pytest.raises(KeyboardInterrupt):
             reload(world, batch)
 

@@ -11,7 +11,9 @@ import pytest
 
 from load.formats import load_spec
 from load.fusion_client import client_for_tenant, fusion_url
-from load.submit import submit_pending
+from load.outbox import Outbox
+from runtime.delivery.journal import JournalDelivery
+from runtime.domain import DomainContext
 from runtime.posting import Posting
 from tests.conftest import TENANT, ledger_lines, set_knobs
 
@@ -31,14 +33,12 @@ def fusion(exported, fusion):
 
 
 def submit(world, events=None, **options):
+    """The domain's journal delivery submitting its outbox (`options`: JournalDelivery's)."""
     tenant = world.config.tenants[TENANT]
-    _, _, domain = world.config.domain(TENANT, "epic", "gl_journal")
+    ctx = DomainContext.open(world.config, TENANT, "epic", "gl_journal", world.warehouse_arg)
     observer = events.append if events is not None else None
     client = client_for_tenant(TENANT, fusion_url(tenant), observer=observer)
-    spec = load_spec(domain.fusion.release, domain.fusion.object)
-    return submit_pending(
-        world.warehouse, TENANT, "epic", domain, world.outbox, client, spec, **options
-    )
+    return JournalDelivery(**options).submit(ctx, Outbox(ctx.paths.outbox), client)
 
 
 def exported_line_ids(world) -> set[int]:

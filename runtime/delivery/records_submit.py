@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,11 +22,10 @@ import pyarrow as pa
 
 from load.formats import AnySpec, HdlSpec
 from load.fusion_client import FusionClient, FusionError, JobTimeout
-from load.manifest import read_chain
-from load.submit import JOB_STATUSES, BatchOutcome, SubmitResult
+from load.outbox import OutboxBatch
 from runtime.config import Domain
-from runtime.posting import ACCEPTED_RECORDS, TERMINAL, Posting, QueuedLine
-from runtime.warehouse import Warehouse
+from runtime.delivery.batches import JOB_STATUSES, BatchOutcome
+from runtime.posting import ACCEPTED_RECORDS, Posting, QueuedLine
 
 DATA_SET_DONE = {"ORA_SUCCESS": "succeeded", "ORA_COMPLETED": "succeeded"}
 # A row Fusion refuses because it holds it already (same source keys or MASS_ADDITION_ID): an
@@ -50,24 +47,15 @@ class RecordBatch:
         return list(dict.fromkeys(line["record_key"] for line in self.lines))
 
 
-def read_record_batch(outbox: Path, manifest: dict) -> RecordBatch:
-    text = (outbox / manifest["records"]["name"]).read_text(encoding="utf-8")
+def read_record_batch(batch: OutboxBatch) -> RecordBatch:
+    """The batch's records file: which file line carries which record."""
+    text = batch.records_path.read_text(encoding="utf-8")
     return RecordBatch(
-        batch_id=manifest["batch_id"],
-        batch_date=date.fromisoformat(manifest["scope"]["feed_date"]),
-        zip_path=outbox / manifest["zip"]["name"],
+        batch_id=batch.batch_id,
+        batch_date=batch.feed_date,
+        zip_path=batch.zip_path,
         lines=list(csv.DictReader(io.StringIO(text))),
     )
-
-
-def record_batches(outbox: Path) -> list[tuple[str, dict]]:
-    """(batch id, manifest) of every batch in the outbox chain that carries records."""
-    out = []
-    for entry in read_chain(outbox):
-        manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
-        if manifest.get("records"):
-            out.append((entry.batch_id, manifest))
-    return out
 
 
 def accepted_records(batch: RecordBatch, rejected: set[str]) -> pa.Table:
@@ -86,35 +74,8 @@ def accepted_records(batch: RecordBatch, rejected: set[str]) -> pa.Table:
     )
 
 
-def submit_record_batches(
-    warehouse: Warehouse,
-    tenant: str,
-    stream: str,
-    domain: Domain,
-    outbox: Path,
-    client: FusionClient,
-    spec: AnySpec,
-    progress: Callable[[str], None] = lambda _: None,
-    job_timeout: float = 3600.0,
-) -> SubmitResult:
-    """Submit every record batch of the outbox without a terminal submission, in order."""
-    posting = Posting(warehouse)
-    result = SubmitResult(tenant, stream, domain.name)
-    submitter = _RecordSubmitter(posting, client, spec, domain, stream, job_timeout)
-    for batch_id, manifest in record_batches(outbox):
-        existing = posting.submission(batch_id)
-        batch = read_record_batch(outbox, manifest)
-        if not batch.lines or (existing is not None and existing["status"] in TERMINAL):
-            continue
-        progress(f"submit: {batch_id} ({len(batch.record_keys)} records)")
-        outcome = submitter.submit(batch, existing)
-        progress(f"submit: {batch_id} {outcome.status}")
-        result.batches.append(outcome)
-    return result
-
-
 @dataclass
-class _RecordSubmitter:
+class RecordSubmitter:
     posting: Posting
     client: FusionClient
     spec: AnySpec

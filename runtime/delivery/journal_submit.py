@@ -1,20 +1,19 @@
-"""Submit exported batches to Fusion, follow each import job, record what posted and queue the
-rest.
+"""Submit journal batches to Fusion, follow each import job, record what posted and queue
+the rest.
 
-Batches go in outbox-chain order. A batch is recorded `submitting` before its upload and
-`submitted` with the request id after it; its outcome (posted lines, queue rows, terminal
-status) is recorded in one transaction. A batch left non-terminal by a process that died is
-resolved by asking Fusion first: posted lines found under its batch name mean `already_posted`
-(no second upload); a known request id is followed; only when Fusion has nothing is it
-uploaded again. A batch with a terminal status is never submitted again.
+A batch is recorded `submitting` before its upload and `submitted` with the request id after
+it; its outcome (posted lines, queue rows, terminal status) is recorded in one transaction. A
+batch left non-terminal by a process that died is resolved by asking Fusion first: posted lines
+found under its batch name mean `already_posted` (no second upload); a known request id is
+followed; only when Fusion has nothing is it uploaded again. A batch with a terminal status is
+never submitted again.
 """
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -24,20 +23,22 @@ import pyarrow.csv as pacsv
 
 from load.formats import FormatSpec
 from load.fusion_client import FusionClient, FusionError, JobLog, JobTimeout, RejectedRow
-from load.manifest import ChainEntry, ManifestError, read_chain
-from runtime import metrics
+from load.outbox import OutboxBatch
 from runtime.config import Domain
-from runtime.posting import POSTED_LINES, TERMINAL, Posting, QueuedLine
-from runtime.warehouse import Warehouse
+from runtime.delivery.batches import JOB_STATUSES, BatchOutcome
+from runtime.posting import POSTED_LINES, Posting, QueuedLine
 
-JOB_STATUSES = {"SUCCEEDED": "succeeded", "WARNING": "warning"}  # anything else: error
 DUPLICATE_BATCH = "EB01"
+
+# (batch id, request id) right after Fusion accepted an upload, before it is recorded: a seam
+# where a test stands for the process dying
+AfterUpload = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
 class BatchLines:
-    """One exported batch as read from its manifest and zip; `lines` holds each file line as
-    it is recorded once Fusion accepts it (a POSTED_LINES table)."""
+    """One exported batch as read from its zip; `lines` holds each file line as it is
+    recorded once Fusion accepts it (a POSTED_LINES table)."""
 
     batch_id: str
     batch_date: date
@@ -51,163 +52,10 @@ class BatchLines:
         return self.lines.column("source_line_id").to_pylist()
 
 
-@dataclass
-class BatchOutcome:
-    """What happened to one batch in this submission pass."""
-
-    batch_id: str
-    request_id: str | None
-    status: str
-    lines: int
-    lines_posted: int = 0
-    lines_rejected: int = 0
-    message: str | None = None
-
-
-@dataclass
-class SubmitResult:
-    """Per batch outcomes and totals; `to_json()` is JSON-serialisable."""
-
-    tenant: str
-    stream: str
-    domain: str
-    batches: list[BatchOutcome] = field(default_factory=list)
-
-    @property
-    def lines_posted(self) -> int:
-        return sum(b.lines_posted for b in self.batches)
-
-    @property
-    def lines_rejected(self) -> int:
-        return sum(b.lines_rejected for b in self.batches)
-
-    @property
-    def open_batches(self) -> list[str]:
-        """Batches still without a terminal status (resolved by the next submission)."""
-        return [b.batch_id for b in self.batches if b.status not in TERMINAL]
-
-    def to_json(self) -> dict:
-        return {
-            "tenant": self.tenant,
-            "stream": self.stream,
-            "domain": self.domain,
-            "batches": [asdict(b) for b in self.batches],
-            "totals": {
-                "batches": len(self.batches),
-                "lines_posted": self.lines_posted,
-                "lines_rejected": self.lines_rejected,
-                "open_batches": len(self.open_batches),
-            },
-        }
-
-
-AfterUpload = Callable[[str, str], None]
-
-
-def submit_pending(
-    warehouse: Warehouse,
-    tenant: str,
-    stream: str,
-    domain: Domain,
-    outbox: Path,
-    client: FusionClient,
-    spec: FormatSpec,
-    progress: Callable[[str], None] = lambda _: None,
-    job_timeout: float = 3600.0,
-    after_upload: AfterUpload | None = None,
-) -> SubmitResult:
-    """Submit every batch of the outbox chain with lines and no terminal submission, in order.
-
-    `after_upload(batch_id, request_id)` runs right after Fusion accepted an upload and before
-    it is recorded (a test seam for a process dying there).
-    """
-    return _submit_entries(
-        read_chain(outbox),
-        warehouse,
-        tenant,
-        stream,
-        domain,
-        outbox,
-        client,
-        spec,
-        progress,
-        job_timeout,
-        after_upload,
-    )
-
-
-def submit_batch(
-    warehouse: Warehouse,
-    tenant: str,
-    stream: str,
-    domain: Domain,
-    outbox: Path,
-    batch_id: str,
-    client: FusionClient,
-    spec: FormatSpec,
-    progress: Callable[[str], None] = lambda _: None,
-    job_timeout: float = 3600.0,
-    after_upload: AfterUpload | None = None,
-) -> SubmitResult:
-    """Submit one batch of the outbox chain exactly as submit_pending would (nothing when it
-    has no lines or a terminal submission already)."""
-    entries = [e for e in read_chain(outbox) if e.batch_id == batch_id]
-    if not entries:
-        raise ManifestError(f"batch {batch_id} is not in the outbox chain")
-    return _submit_entries(
-        entries,
-        warehouse,
-        tenant,
-        stream,
-        domain,
-        outbox,
-        client,
-        spec,
-        progress,
-        job_timeout,
-        after_upload,
-    )
-
-
-def _submit_entries(
-    entries: list[ChainEntry],
-    warehouse: Warehouse,
-    tenant: str,
-    stream: str,
-    domain: Domain,
-    outbox: Path,
-    client: FusionClient,
-    spec: FormatSpec,
-    progress: Callable[[str], None],
-    job_timeout: float,
-    after_upload: AfterUpload | None,
-) -> SubmitResult:
-    posting = Posting(warehouse)
-    result = SubmitResult(tenant, stream, domain.name)
-    for entry in entries:
-        manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
-        lines = sum(f["rows"] for f in manifest["files"])
-        existing = posting.submission(entry.batch_id)
-        if lines == 0 or (existing is not None and existing["status"] in TERMINAL):
-            continue
-        batch = read_batch(outbox, manifest, spec)
-        progress(f"submit: {batch.batch_id} ({lines} lines)")
-        submitter = _Submitter(posting, client, spec, domain, stream, job_timeout, after_upload)
-        outcome = submitter.submit(batch, existing)
-        progress(f"submit: {batch.batch_id} {outcome.status}")
-        result.batches.append(outcome)
-    if result.lines_rejected:
-        metrics.lines_rejected(tenant, stream, domain.name, result.lines_rejected)
-    metrics.set_queue_depth(
-        tenant, stream, domain.name, posting.open_queue_depth(stream, domain.name)
-    )
-    return result
-
-
-def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
+def read_batch(batch: OutboxBatch, spec: FormatSpec) -> BatchLines:
     """The batch's lines (file row number, REFERENCE23, REFERENCE4, and what each line posts)
     and its GROUP_ID and batch name, read from its zip as Arrow columns."""
-    zip_path = outbox / manifest["zip"]["name"]
+    zip_path = batch.zip_path
     wanted = {c.name: f"f{c.position - 1}" for c in spec.columns if c.name in _READ_COLUMNS}
     with zipfile.ZipFile(zip_path) as archive, archive.open(spec.csv_file) as raw:
         table = pacsv.read_csv(
@@ -238,8 +86,8 @@ def read_batch(outbox: Path, manifest: dict, spec: FormatSpec) -> BatchLines:
         schema=POSTED_LINES,
     )
     return BatchLines(
-        batch_id=manifest["batch_id"],
-        batch_date=date.fromisoformat(manifest["scope"]["feed_date"]),
+        batch_id=batch.batch_id,
+        batch_date=batch.feed_date,
         group_id=column["GROUP_ID"][0].as_py() if n else "",
         batch_name=column["REFERENCE1"][0].as_py() if n else "",
         zip_path=zip_path,
@@ -255,7 +103,7 @@ _READ_COLUMNS = frozenset(
 
 
 @dataclass
-class _Submitter:
+class JournalSubmitter:
     posting: Posting
     client: FusionClient
     spec: FormatSpec

@@ -1,4 +1,5 @@
-"""Export a domain's mart to FBDI: one deterministic zip + manifest per delivery day (batch).
+"""Export a GL domain's GlInterface mart to FBDI: one deterministic zip and manifest per
+delivery day (batch).
 
 Rows stream from the warehouse as Arrow batches straight into the spec-driven writer; the
 batch id, GROUP_ID, batch name and DATE_CREATED all derive from the day, so re-exporting a day
@@ -9,62 +10,18 @@ of its own, under a GROUP_ID of its own. The manifest scope calls the day `feed_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-from load.formats import FormatSpec, load_spec
-from load.manifest import ExportResult, ScopeValue, export_batch, make_batch_id, read_chain
+from load.formats import FormatSpec
+from load.manifest import ScopeValue, export_batch, make_batch_id
+from load.outbox import Outbox
 from runtime.config import Domain
+from runtime.delivery.batches import ExportedBatch
 from runtime.gl_models import GL_INTERFACE, GlChain
 from runtime.warehouse import Warehouse
 
 EXPORT_ORDER = "reference4, source_line_id, line_kind, accounting_date"
-
-
-@dataclass(frozen=True)
-class ExportedBatch:
-    batch_id: str
-    feed_date: date
-    lines: int
-    zip_path: Path
-    manifest_path: Path
-    reexport: bool
-    control_totals: list[dict]
-
-    @classmethod
-    def of(cls, feed_date: date, result: ExportResult) -> ExportedBatch:
-        return cls(
-            batch_id=result.batch_id,
-            feed_date=feed_date,
-            lines=result.written.rows,
-            zip_path=result.zip_path,
-            manifest_path=result.manifest_path,
-            reexport=result.reexport,
-            control_totals=result.manifest["control_totals"]["groups"],
-        )
-
-    def to_json(self) -> dict:
-        return {
-            "batch_id": self.batch_id,
-            "feed_date": self.feed_date.isoformat(),
-            "lines": self.lines,
-            "zip": str(self.zip_path),
-            "manifest": str(self.manifest_path),
-            "reexport": self.reexport,
-            "control_totals": self.control_totals,
-        }
-
-
-def batch_feed_days(outbox: Path) -> dict[str, date]:
-    """The feed day of every batch in the outbox's manifest chain, by batch id."""
-    days = {}
-    for entry in read_chain(outbox):
-        manifest = json.loads((outbox / entry.manifest).read_text(encoding="utf-8"))
-        days[entry.batch_id] = date.fromisoformat(manifest["scope"]["feed_date"])
-    return days
 
 
 def export_feed_days(
@@ -73,10 +30,10 @@ def export_feed_days(
     stream: str,
     domain: Domain,
     feed_days: list[date],
-    outbox: Path,
+    outbox: Outbox,
+    spec: FormatSpec,
 ) -> list[ExportedBatch]:
     """Write one batch per feed day, in day order, over one warehouse connection."""
-    spec = load_spec(domain.fusion.release, domain.fusion.object)
     mart = GlChain(stream, domain.name).rows(warehouse, "gl_interface", "mart")
     exported = []
     with warehouse.connect() as con:
@@ -95,7 +52,8 @@ def export_source_lines(
     domain: Domain,
     feed_date: date,
     source_line_ids: Collection[int],
-    outbox: Path,
+    outbox: Outbox,
+    spec: FormatSpec,
     batch_id: str,
     group_id: int,
     scope: Mapping[str, ScopeValue],
@@ -108,7 +66,6 @@ def export_source_lines(
     """
     if not source_line_ids:
         raise ValueError("a batch of chosen source lines needs at least one line id")
-    spec = load_spec(domain.fusion.release, domain.fusion.object)
     columns = [
         f"cast({int(group_id)} as bigint) as group_id" if name == "group_id" else name
         for name in _mart_columns(warehouse, warehouse.schema("marts"), GL_INTERFACE)
@@ -163,11 +120,12 @@ def _export(
     con,
     sql: str,
     spec: FormatSpec,
-    outbox: Path,
+    outbox: Outbox,
     batch_id: str,
     scope: Mapping[str, ScopeValue],
     day: date,
 ) -> ExportedBatch:
-    """Stream one query's rows into one recorded batch."""
-    result = export_batch(warehouse.stream_arrow(con, sql), spec, outbox, batch_id, scope)
+    """Stream one query's rows into one recorded batch of the outbox."""
+    result = export_batch(warehouse.stream_arrow(con, sql), spec, outbox.folder, batch_id, scope)
+    outbox.added(result)
     return ExportedBatch.of(day, result)
