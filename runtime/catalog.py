@@ -3,11 +3,13 @@
 An entry says how the source lands (its extract), which PHI modes its models implement, how
 its batches are cut, which landed rows name patients (the `read` entries of the accounting of
 disclosures), and, per Fusion object it can feed, what a domain of it lands and builds. Config
-validation, extract dispatch, the run, the disclosure log, the journal chain's environment and
+validation, extract dispatch, the run, the disclosure log, the contributions' environment and
 the dbt selection of every domain derive from here; nothing else names sources.
 
-Adding a source is an entry here, its extract package, its staging folder and one model in the
-shape of the Fusion object it feeds (docs/adding_a_source.md).
+Every Fusion object the product sends has its models written once (the journal chain; one set
+per record object), fed by one model per source in the object's canonical shape, its
+*contribution*. Adding a source is an entry here, its extract package, its staging folder and
+one contribution per object it feeds (docs/adding_a_source.md).
 """
 
 from __future__ import annotations
@@ -34,12 +36,60 @@ class Journal:
 
 
 @dataclass(frozen=True)
+class RecordObject:
+    """A record object's models, written once for every source feeding it (dbt tag `chain`;
+    contributions under the contract in intermediate/_<chain>__contributions.yml)."""
+
+    chain: str  # dbt tag of its shared models; EHRFUSION_<CHAIN>_MODEL names the contribution
+    # FBDI CSV name or HDL component -> mart model, the primary one first
+    marts: dict[str, str]
+    exceptions: str  # mart of held records with a reason
+
+
+# Every record object the product sends, by Fusion object. Their marts hold each domain's rows
+# apart by (stream_name, domain_name): read them through runtime.targets.record_rows.
+RECORD_OBJECTS = {
+    "InvTransactionsInterface": RecordObject(
+        "inv_transactions",
+        {"InvTransactionsInterface.csv": "fusion__inv_transactions"},
+        "exceptions__inv_transactions",
+    ),
+    "FaMassAdditions": RecordObject(
+        "mass_additions",
+        {
+            "FaMassAdditions.csv": "fusion__mass_additions",
+            "FaMassaddDistributions.csv": "fusion__mass_addition_distributions",
+        },
+        "exceptions__mass_additions",
+    ),
+    "Worker": RecordObject(
+        "workers",
+        {
+            "Worker": "fusion__hdl_worker",
+            "PersonName": "fusion__hdl_person_name",
+            "PersonEmail": "fusion__hdl_person_email",
+            "WorkRelationship": "fusion__hdl_work_relationship",
+            "WorkTerms": "fusion__hdl_work_terms",
+            "Assignment": "fusion__hdl_assignment",
+        },
+        "exceptions__workers",
+    ),
+}
+# The journal chain's name in the contributions' environment (EHRFUSION_JOURNAL_MODEL).
+JOURNAL = "journal"
+
+
+@dataclass(frozen=True)
 class Target:
     """What a domain feeding one Fusion object (or only landing) lands and builds."""
 
     select: tuple[str, ...]  # dbt selection (`--select`) of the models and tests it builds
     tables: tuple[str, ...] | None = None  # source tables the domain lands (None: all)
     journal: Journal | None = None  # GL journals: the source's contribution to the chain
+    # the object's shared models (JOURNAL or a RecordObject's chain) and the source's model in
+    # their canonical shape (None: a landing target)
+    chain: str | None = None
+    contribution: str | None = None
     # record objects: FBDI CSV name or HDL component -> mart model, the primary one first
     marts: dict[str, str] = field(default_factory=dict)
     exceptions: str | None = None  # record objects: mart of held records with a reason
@@ -91,23 +141,24 @@ def _gl(
         select=(*staging, f"+{contribution}", JOURNAL_CHAIN),
         tables=tables,
         journal=Journal(contribution, batch, description),
+        chain=JOURNAL,
+        contribution=contribution,
     )
 
 
-def _records(tables: tuple[str, ...], marts: dict[str, str], exceptions: str) -> Target:
-    """A record object's target: its marts and exceptions with everything upstream of them."""
-    upstream = tuple(f"+{model}" for model in (*marts.values(), exceptions))
-    return Target(select=upstream, tables=tables, marts=marts, exceptions=exceptions)
+def _records(fusion_object: str, contribution: str, tables: tuple[str, ...]) -> Target:
+    """A record source's target: its contribution with everything upstream of it, then the
+    object's shared models (with the seeds they read and what Fusion accepted)."""
+    chain = RECORD_OBJECTS[fusion_object]
+    return Target(
+        select=(f"+{contribution}", f"tag:{chain.chain}"),
+        tables=tables,
+        chain=chain.chain,
+        contribution=contribution,
+        marts=dict(chain.marts),
+        exceptions=chain.exceptions,
+    )
 
-
-_WORKER_MARTS = {
-    "Worker": "fusion__hdl_worker_sunrise",
-    "PersonName": "fusion__hdl_person_name_sunrise",
-    "PersonEmail": "fusion__hdl_person_email_sunrise",
-    "WorkRelationship": "fusion__hdl_work_relationship_sunrise",
-    "WorkTerms": "fusion__hdl_work_terms_sunrise",
-    "Assignment": "fusion__hdl_assignment_sunrise",
-}
 
 _TOUCHWORKS_GL = _gl(
     "int_touchworks__journal_lines",
@@ -156,21 +207,14 @@ SOURCES = {
                     tables=("charge_detail", "encounters", "sfm_charge_overlay"),
                 ),
                 "InvTransactionsInterface": _records(
+                    "InvTransactionsInterface",
+                    "int_sunrise__inv_transactions",
                     ("supply_consumption",),
-                    {"InvTransactionsInterface.csv": "fusion__inv_transactions_sunrise"},
-                    "exceptions__inv_transactions_sunrise",
                 ),
                 "FaMassAdditions": _records(
-                    ("device_assets",),
-                    {
-                        "FaMassAdditions.csv": "fusion__mass_additions_sunrise",
-                        "FaMassaddDistributions.csv": "fusion__mass_addition_distributions_sunrise",
-                    },
-                    "exceptions__mass_additions_sunrise",
+                    "FaMassAdditions", "int_sunrise__mass_additions", ("device_assets",)
                 ),
-                "Worker": _records(
-                    ("clinicians",), _WORKER_MARTS, "exceptions__clinician_credentials_sunrise"
-                ),
+                "Worker": _records("Worker", "int_sunrise__workers", ("clinicians",)),
             },
             batched_by_landing_day=True,
             patients=(PatientRows("raw_sunrise", "encounters", "'sunrise'", "patient_id"),),
@@ -247,15 +291,25 @@ def target(name: str, fusion_object: str | None) -> Target:
     return entry.targets[fusion_object]
 
 
-def journal_environment(name: str | None) -> dict[str, str]:
-    """What the journal chain's models read: every GL source's contribution (dbt's lineage) and
-    the source's own with its batch names (empty where the source feeds no GL journal)."""
-    journals = [t.journal for s in SOURCES.values() for t in s.targets.values() if t.journal]
-    own = SOURCES[name].targets.get("GlInterface") if name in SOURCES else None
-    journal = own.journal if own else None
-    return {
-        "EHRFUSION_JOURNAL_MODELS": ",".join(sorted({j.model for j in journals})),
-        "EHRFUSION_JOURNAL_MODEL": journal.model if journal else "",
-        "EHRFUSION_BATCH_NAME": journal.batch_name if journal else "",
-        "EHRFUSION_BATCH_DESCRIPTION": journal.batch_description if journal else "",
-    }
+def contribution_environment(name: str | None) -> dict[str, str]:
+    """What the shared models of every Fusion object read, for a domain of source `name`: per
+    object, every source's contribution (`EHRFUSION_<CHAIN>_MODELS`, dbt's lineage) and this
+    source's own (`EHRFUSION_<CHAIN>_MODEL`, empty where it feeds none), plus its GL batch
+    names. The values depend on the source only, so every domain of it gets the same."""
+    chains = (JOURNAL, *(o.chain for o in RECORD_OBJECTS.values()))
+    targets = [t for s in SOURCES.values() for t in s.targets.values()]
+    own = SOURCES[name].targets.values() if name in SOURCES else ()
+    env = {}
+    for chain in chains:
+        every = sorted({t.contribution for t in targets if t.chain == chain and t.contribution})
+        mine = [t.contribution for t in own if t.chain == chain and t.contribution]
+        env[f"EHRFUSION_{chain.upper()}_MODELS"] = ",".join(every)
+        env[f"EHRFUSION_{chain.upper()}_MODEL"] = mine[0] if mine else ""
+    journal = next((t.journal for t in own if t.journal), None)
+    env["EHRFUSION_BATCH_NAME"] = journal.batch_name if journal else ""
+    env["EHRFUSION_BATCH_DESCRIPTION"] = journal.batch_description if journal else ""
+    return env
+
+
+# The name callers used before record objects had contributions (runtime/run.py still does).
+journal_environment = contribution_environment

@@ -11,14 +11,12 @@ from datetime import datetime
 
 from runtime.cadence import next_due
 from runtime.config import Config, Tenant
-from runtime.gl_models import GlChain
 from runtime.locks import Locked, writer_slot
 from runtime.run_ledger import RunLedger
-from runtime.targets import exceptions_mart
+from runtime.targets import domain_condition, exceptions_mart
 from runtime.warehouse import Warehouse
 
 
-# The exceptions mart each GL source's held lines land in (finance's worklist).
 def status(config: Config, now: datetime, warehouse_override: str | None = None) -> list[dict]:
     """One JSON-serialisable row per tenant/stream/domain, in configuration order."""
     rows = []
@@ -44,9 +42,9 @@ def _tenant_rows(tenant: Tenant, warehouse: Warehouse, now: datetime) -> list[di
             last_success = ledger.last_success(stream.name, domain.name)
             due = next_due(domain, tenant.timezone, last_success, now) if domain.enabled else None
             mart = exceptions_mart(domain)
-            # the journal chain's exceptions mart holds every GL domain's rows
-            gl = domain.fusion is not None and domain.fusion.is_gl
-            held = f"where {GlChain(stream.name, domain.name).condition}" if gl else ""
+            # every exceptions mart (the journal chain's, each record object's) is shared by
+            # the domains of its object: count this domain's rows
+            held = f"where {domain_condition(stream.name, domain.name)}"
             rows.append(
                 _row(tenant.name, stream.name, domain.name, domain.enabled, domain.cadence)
                 | {

@@ -6,9 +6,12 @@ Sunrise charges can post daily while its clinicians or supplies run on their own
 a failure in one leaves the others alone.
 
 GL journals run the one journal chain (runtime/gl_models.py). The other objects are *record*
-targets: their marts hold, per landing day, the records Fusion does not hold yet (compared with
+targets: their marts, written once per Fusion object and fed by each source's contribution
+(runtime/catalog.py RECORD_OBJECTS), hold the records Fusion does not hold yet (compared with
 `<tenant>_ops.fusion_records`), one mart per file (FBDI) or component (HDL); the first of them
-carries `record_key`, `record_hash` and `measure`, every one carries `batch_date`.
+carries `record_key`, `record_hash` and `measure`, every one carries `batch_date`. The marts are
+shared by the tenant's domains of the object, each domain's rows apart by `stream_name` and
+`domain_name`: read them through `record_rows`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from runtime import catalog
 from runtime.catalog import Target
 from runtime.config import Domain
 from runtime.gl_models import GlChain
+from runtime.warehouse import Warehouse
 
 
 def column_name(attribute: str) -> str:
@@ -49,3 +53,24 @@ def exceptions_mart(domain: Domain) -> str | None:
     if domain.fusion.is_gl:
         return GlChain.model("exceptions")
     return target_of(domain).exceptions
+
+
+# The columns that keep the domains' rows of a shared model apart.
+DOMAIN_COLUMNS = ("stream_name", "domain_name")
+
+
+def domain_condition(stream: str, domain: str) -> str:
+    """SQL selecting one domain's rows of a model the domains share (a record mart, or the
+    journal chain's: the same columns as `GlChain.condition`)."""
+    return f"stream_name = {_quote(stream)} and domain_name = {_quote(domain)}"
+
+
+def record_rows(warehouse: Warehouse, stream: str, domain: str, mart: str, alias: str) -> str:
+    """One domain's rows of a record mart (`<tenant>_marts.<mart>`), as a FROM item named
+    `alias`: e.g. `select exception_reason, count(*) from {record_rows(...)} group by 1`."""
+    relation = f"{warehouse.schema('marts')}.{mart}"
+    return f"(select * from {relation} where {domain_condition(stream, domain)}) as {alias}"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

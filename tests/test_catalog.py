@@ -1,6 +1,7 @@
 """The source catalog declares each source once: nothing outside it (and the source's own
-extract package) names a source, every GL source contributes one model to the journal chain
-in the canonical shape, and every catalogued object has a format spec."""
+extract package) names a source, every source contributes one model per Fusion object it feeds
+in that object's canonical shape (the journal chain's, each record object's), and every
+catalogued object has a format spec."""
 
 from __future__ import annotations
 
@@ -77,6 +78,59 @@ def test_the_journal_environment_names_every_contribution_and_the_domains_own():
         t.journal.model for s in catalog.SOURCES.values() for t in s.targets.values() if t.journal
     }
     assert catalog.journal_environment("dbmotion_identity")["EHRFUSION_JOURNAL_MODEL"] == ""
+
+
+def record_targets() -> dict[tuple[str, str], catalog.Target]:
+    return {
+        (source.name, fusion_object): target
+        for source in catalog.SOURCES.values()
+        for fusion_object, target in source.targets.items()
+        if fusion_object in catalog.RECORD_OBJECTS
+    }
+
+
+def test_every_record_source_contributes_one_model_per_object_under_its_contract():
+    targets = record_targets()
+    assert {o for _, o in targets} == set(catalog.RECORD_OBJECTS), "an object nobody feeds"
+    for (name, fusion_object), target in targets.items():
+        chain = catalog.RECORD_OBJECTS[fusion_object]
+        contracts = yaml.safe_load(
+            (DBT / f"models/intermediate/_{chain.chain}__contributions.yml").read_text()
+        )
+        contracted = {
+            m["name"]: m for m in contracts["models"] if m["config"]["contract"]["enforced"]
+        }
+        columns = [c["name"] for c in contracts["models"][0]["columns"]]
+        assert target.contribution in contracted, f"{name}: {target.contribution} has no contract"
+        assert [c["name"] for c in contracted[target.contribution]["columns"]] == columns
+        assert target.contribution.startswith("int_")
+        assert target.contribution.endswith(f"__{chain.chain}")
+        sql = next(DBT.joinpath("models").rglob(f"{target.contribution}.sql")).read_text()
+        assert f"'{name}' as data_source" in sql
+        # the contribution with its upstream, then the object's shared models (by their tag)
+        assert target.select == (f"+{target.contribution}", f"tag:{chain.chain}")
+        assert (target.marts, target.exceptions) == (chain.marts, chain.exceptions)
+
+
+def test_the_record_objects_shared_models_pick_the_domains_contribution_from_the_catalog():
+    env = catalog.contribution_environment("allscripts_sunrise")
+    for fusion_object, chain in catalog.RECORD_OBJECTS.items():
+        name = f"EHRFUSION_{chain.chain.upper()}_MODEL"
+        feeding = {t.contribution for (_, o), t in record_targets().items() if o == fusion_object}
+        assert set(env[f"{name}S"].split(",")) == feeding
+        assert (
+            env[name] == catalog.SOURCES["allscripts_sunrise"].targets[fusion_object].contribution
+        )
+        assert catalog.contribution_environment("epic_resolute_journal")[name] == ""
+        # one model picks it, by the object's name in that environment; the marts and the
+        # exceptions are written once (no source's name in them)
+        picks = [
+            p for p in DBT.joinpath("models").rglob("*.sql")
+            if f"domain_contribution('{chain.chain}')" in p.read_text()
+        ]  # fmt: skip
+        assert [p.stem for p in picks] == [f"int_{chain.chain}"]
+        for mart in (*chain.marts.values(), chain.exceptions):
+            assert next(DBT.joinpath("models/marts/fusion", chain.chain).glob(f"{mart}.sql"))
 
 
 def test_every_catalogued_fusion_object_has_a_format_spec_and_phi_modes():

@@ -40,14 +40,17 @@ NO_START = 10002  # no start date: held
 ACCEPTED = (10003, 10004, 10005, 10006, 10007)  # Fusion accepted them before the batch day
 RENAMED = 10003  # then its last name changes
 COMPONENTS = {
-    "Worker": "fusion__hdl_worker_sunrise",
-    "PersonName": "fusion__hdl_person_name_sunrise",
-    "PersonEmail": "fusion__hdl_person_email_sunrise",
-    "WorkRelationship": "fusion__hdl_work_relationship_sunrise",
-    "WorkTerms": "fusion__hdl_work_terms_sunrise",
-    "Assignment": "fusion__hdl_assignment_sunrise",
+    "Worker": "fusion__hdl_worker",
+    "PersonName": "fusion__hdl_person_name",
+    "PersonEmail": "fusion__hdl_person_email",
+    "WorkRelationship": "fusion__hdl_work_relationship",
+    "WorkTerms": "fusion__hdl_work_terms",
+    "Assignment": "fusion__hdl_assignment",
 }
-RECORD_COLUMNS = ("record_key", "batch_date", "record_hash", "measure")
+# what the marts carry beside the HDL attributes
+RECORD_COLUMNS = (
+    "stream_name", "domain_name", "record_key", "batch_date", "record_hash", "measure",
+)  # fmt: skip
 
 
 def column_name(attribute: str) -> str:
@@ -122,11 +125,12 @@ def build(warehouse: Warehouse, work_dir: Path) -> None:
     assert not outcome.failed_checks, [check.name for check in outcome.failed_checks]
     unit_tests = sorted(c.name for c in outcome.checks if c.kind == "unit_test")
     assert unit_tests == [
-        "int_sunrise_clinician_sent_when_changed_since_accepted",
-        "int_sunrise_clinician_status_licence_expiry_wins",
+        "worker_sent_when_changed_since_accepted",
+        "worker_status_licence_expiry_wins",
     ]
-    # staging (clinicians, Fusion records), 2 intermediate, 6 component marts, the review list
-    assert outcome.models == 11
+    # staging (clinicians, Fusion records), the Sunrise contribution, the shared workers' models
+    # (mapped, changes; the ephemeral pick runs inside them), 6 component marts, the review list
+    assert outcome.models == 12
     assert outcome.seeds == 1
 
 
@@ -234,7 +238,7 @@ def test_clinicians_become_hdl_workers_sent_until_fusion_holds_them(warehouse, s
 
     # An expired licence suspends the assignment and is on the review list; no start date holds.
     assert marts["Assignment"][str(EXPIRED)]["assignment_status_type_code"] == "SUSPEND_PROCESS"
-    review = rows(warehouse, "exceptions__clinician_credentials_sunrise")
+    review = rows(warehouse, "exceptions__workers")
     reasons = {(r["record_key"], r["exception_reason"]): r for r in review}
     expired = reasons[(str(EXPIRED), "license_expired")]
     assert not expired["is_held"] and expired["days_to_license_expiry"] < 0

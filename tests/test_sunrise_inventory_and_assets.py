@@ -41,10 +41,10 @@ FEEDER = "SUNRISE"
 UNMAPPED = sorted(world.unmapped_department_ids())[0]
 
 SUPPLY_UNIT_TESTS = {
-    "sunrise_supply_delta_against_accepted_records",
-    "sunrise_supply_deltas_become_issues_and_receipts",
+    "inv_transaction_delta_against_accepted_records",
+    "inv_transaction_deltas_become_issues_and_receipts",
 }
-DEVICE_UNIT_TESTS = {"sunrise_device_changed_after_addition_is_never_sent_again"}
+DEVICE_UNIT_TESTS = {"mass_addition_changed_after_addition_is_never_sent_again"}
 
 
 def _domain(name: str, fusion: FusionTarget) -> Domain:
@@ -175,7 +175,7 @@ INV_COLUMNS = (
 
 
 def inventory(warehouse: Warehouse) -> dict[str, tuple]:
-    rows = mart(warehouse, "fusion__inv_transactions_sunrise", INV_COLUMNS)
+    rows = mart(warehouse, "fusion__inv_transactions", INV_COLUMNS)
     return {row[0]: row[1:] for row in rows}
 
 
@@ -202,9 +202,7 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
     today = run_day()
     quantities = dict(source.rows("select consumption_id, quantity from supply_consumption"))
     sent = inventory(warehouse)
-    held = dict(
-        mart(warehouse, "exceptions__inv_transactions_sunrise", "consumption_id, exception_reason")
-    )
+    held = dict(mart(warehouse, "exceptions__inv_transactions", "source_line_id, exception_reason"))
     assert held == {
         unmapped: "location not in inventory crosswalk",
         no_item: "missing item number",
@@ -223,11 +221,11 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
         assert (header, line, ref, day) == (1, consumption, f"SC{key}", today)
     columns = {c for (c,) in warehouse.query(
         "select column_name from information_schema.columns where table_schema = %s "
-        "and table_name = 'fusion__inv_transactions_sunrise'", (warehouse.schema("marts"),),
+        "and table_name = 'fusion__inv_transactions'", (warehouse.schema("marts"),),
     )}  # fmt: skip
     assert "encounter_id" not in columns
 
-    hashes = dict(mart(warehouse, "fusion__inv_transactions_sunrise", "record_key, record_hash"))
+    hashes = dict(mart(warehouse, "fusion__inv_transactions", "record_key, record_hash"))
     for consumption, item, location, quantity, consumed_at in source.rows(
         "select consumption_id, item_number, location_code, quantity, consumed_at "
         "from supply_consumption"
@@ -261,12 +259,12 @@ def test_supplies_send_each_consumption_then_only_its_deltas(warehouse, phi_key,
         decreased: (-1.0, 1.0, "Miscellaneous Receipt"),
     }
     assert unchanged not in deltas and same_day not in deltas
-    held = mart(warehouse, "exceptions__inv_transactions_sunrise", "consumption_id")
+    held = mart(warehouse, "exceptions__inv_transactions", "source_line_id")
     assert sorted(held) == sorted([(unmapped,), (no_item,)])
 
     files = write_and_read(
         warehouse, SUPPLY_DOMAIN,
-        {"InvTransactionsInterface.csv": "fusion__inv_transactions_sunrise"},
+        {"InvTransactionsInterface.csv": "fusion__inv_transactions"},
         tmp_path / "InvTransactionsInterface.zip",
     )  # fmt: skip
     lines = {line["SOURCE_LINE_ID"]: line for line in files["InvTransactionsInterface.csv"]}
@@ -320,15 +318,13 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
     added = {
         row[0]: row[1:]
         for row in mart(
-            warehouse, "fusion__mass_additions_sunrise",
+            warehouse, "fusion__mass_additions",
             "record_key, mass_addition_id, tag_number, description, fixed_assets_cost, "
             "date_placed_in_service, book_type_code, feeder_system_name, asset_type, "
             "category_segment1, measure, batch_date",
         )
     }  # fmt: skip
-    held = dict(
-        mart(warehouse, "exceptions__mass_additions_sunrise", "asset_tag, exception_reason")
-    )
+    held = dict(mart(warehouse, "exceptions__mass_additions", "asset_tag, exception_reason"))
     assert set(added) | set(held) == set(assets) and not set(added) & set(held)
     assert held[unmapped] == "description not in asset category crosswalk"
     assert held[cheap] == "below capitalization threshold"
@@ -347,7 +343,7 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
     distributions = {
         row[0]: row[1:]
         for row in mart(
-            warehouse, "fusion__mass_addition_distributions_sunrise",
+            warehouse, "fusion__mass_addition_distributions",
             "mass_addition_id, units, location_segment1, location_segment2, "
             "deprn_expense_segment1, deprn_expense_segment3",
         )
@@ -359,10 +355,8 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
         assert (units, facility, department) == (1, assets[tag][3], assets[tag][4])
         assert (company, account) == (companies[facility], "68100")
 
-    hashes = dict(mart(warehouse, "fusion__mass_additions_sunrise", "record_key, record_hash"))
-    categories = dict(
-        mart(warehouse, "fusion__mass_additions_sunrise", "record_key, category_segment2")
-    )
+    hashes = dict(mart(warehouse, "fusion__mass_additions", "record_key, record_hash"))
+    categories = dict(mart(warehouse, "fusion__mass_additions", "record_key, category_segment2"))
     for tag, (description, cost, acquired, facility, department) in assets.items():
         if tag in hashes:
             expected = md5(
@@ -392,20 +386,16 @@ def test_devices_are_added_once_and_changes_after_addition_are_held(warehouse, p
 
     build(warehouse, work_dir, DEVICE_DOMAIN)
 
-    assert mart(warehouse, "fusion__mass_additions_sunrise", "record_key") == [("AST000900",)]
-    assert mart(warehouse, "fusion__mass_addition_distributions_sunrise", "mass_addition_id") == [
-        (900,)
-    ]
-    held_now = dict(
-        mart(warehouse, "exceptions__mass_additions_sunrise", "asset_tag, exception_reason")
-    )
+    assert mart(warehouse, "fusion__mass_additions", "record_key") == [("AST000900",)]
+    assert mart(warehouse, "fusion__mass_addition_distributions", "mass_addition_id") == [(900,)]
+    held_now = dict(mart(warehouse, "exceptions__mass_additions", "asset_tag, exception_reason"))
     assert held_now == held | {changed: "changed after addition"}
 
     files = write_and_read(
         warehouse, DEVICE_DOMAIN,
         {
-            "FaMassAdditions.csv": "fusion__mass_additions_sunrise",
-            "FaMassaddDistributions.csv": "fusion__mass_addition_distributions_sunrise",
+            "FaMassAdditions.csv": "fusion__mass_additions",
+            "FaMassaddDistributions.csv": "fusion__mass_addition_distributions",
         },
         tmp_path / "FaMassAdditions.zip",
     )  # fmt: skip

@@ -1,6 +1,15 @@
+{{
+    config(
+        materialized='domain_rows',
+        post_hook="{{ analyze_this() }}",
+        tags=['inv_transactions', 'mass_additions', 'workers'],
+    )
+}}
+
 -- Records Fusion accepted for this stream and domain: what each was last sent as (its values'
--- hash) and, for quantities, what it changed. Record marts compare the source's current
--- state with these to send only what Fusion does not hold yet.
+-- hash) and, for quantities, what it changed. Record marts compare the source's current state
+-- with these to send only what Fusion does not hold yet. Copied per domain build, rows apart by
+-- stream and domain like every model the record objects' domains share.
 
 with
 
@@ -14,6 +23,8 @@ records as (
 )
 
 select
+    records.stream as stream_name,
+    records.domain as domain_name,
     records.batch_id,
     records.batch_date,
     records.record_key,
