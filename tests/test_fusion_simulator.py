@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import csv
 import datetime as dt
 import io
@@ -19,7 +20,8 @@ import requests
 from load.fbdi import write_fbdi_zip
 from load.formats import load_spec
 from sandbox.endpoints import read_endpoints
-from sandbox.fusion import chart
+from sandbox.fusion import chart, fbdi_csv
+from sandbox.fusion.fbdi_csv import LoadError, Shape
 from sandbox.fusion.server import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -494,3 +496,299 @@ def test_the_chart_is_every_combination_the_crosswalk_maps_to() -> None:
             for r in csv.DictReader(handle)
         }
     assert chart.chart_of_accounts() == targets
+
+
+# --- bulk batches: the import judges columns, block by block --------------------------------
+
+
+@pytest.fixture
+def small_blocks(monkeypatch) -> None:
+    """CSV blocks of 64 KiB: a few thousand lines span many blocks."""
+    monkeypatch.setattr(fbdi_csv, "BLOCK_BYTES", 64 * 1024)
+
+
+def many_journals(count: int) -> list[dict]:
+    """`count` balanced two-line journals, alternately in two companies."""
+    lines = []
+    for j in range(1, count + 1):
+        revenue, receivable = (REVENUE, AR) if j % 2 else (NORTH_REVENUE, NORTH_AR)
+        amount = f"{j}.{j % 100:02d}"
+        lines += [line(f"J{j}", revenue, None, amount), line(f"J{j}", receivable, amount, None)]
+    return lines
+
+
+def test_a_bulk_batch_rejects_lines_with_their_number_and_reason_and_posts_the_rest(
+    fusion, api, tmp_path, small_blocks
+) -> None:
+    lines = many_journals(1500)
+    lines[1233] = lines[1233] | {"combo": "101-7010-99999-000-000-0000"}  # line 1234, J617
+    lines[2000] = lines[2000] | {"cr": "1001.02"}  # line 2001: J1001 does not balance
+    lines[2600] = lines[2600] | {"date": dt.date(2026, 9, 30)}  # line 2601, J1301
+    lines[2601] = lines[2601] | {"date": dt.date(2026, 9, 30)}
+    state, text, rejected = run(fusion, api, tmp_path, lines)
+
+    assert state == "WARNING"
+    assert codes(rejected) == [
+        ("1233", "EJ01"),
+        ("1234", "EF04"),
+        ("2001", "EU02"),
+        ("2002", "EU02"),
+        ("2601", "EP01"),
+        ("2602", "EP01"),
+    ]
+    by_line = {r["line_number"]: r for r in rejected}
+    assert "101-7010-99999-000-000-0000 is not in the chart" in by_line["1234"]["message"]
+    assert by_line["2001"]["message"] == (
+        "journal does not balance: debits 1001.01, credits 1001.02"
+    )
+    assert by_line["2601"]["message"] == "period Sep-26 is not open"
+    assert [by_line[n]["journal_name"] for n in ("1233", "2001", "2601")] == [
+        "J617",
+        "J1001",
+        "J1301",
+    ]
+    assert by_line["1234"]["line_reference"] == "J617-L1234"
+    assert "Journals: 1497 posted, 3 rejected." in text
+    assert "Lines: 2994 posted, 6 rejected." in text
+
+    ledger = posted(fusion)
+    assert len(ledger) == 2994
+    assert [ln["LineNumber"] for ln in ledger[:3]] == [1, 2, 3]
+    assert {ln["JournalName"] for ln in ledger}.isdisjoint({"J617", "J1001", "J1301"})
+    batch_item = api.get(f"{fusion.url}{JOURNAL_BATCHES}", timeout=10).json()["items"][0]
+    assert batch_item["LineCount"] == 2994
+    assert batch_item["PostedLineReferences"][1231:1233] == ["J616-L1232", "J618-L1235"]
+    company_101 = sum(
+        Decimal(str(ln["EnteredCr"])) for ln in ledger if ln["AccountCombination"] == REVENUE
+    )
+    items = {i["DetailAccountCombination"]: i for i in balances(fusion, api, limit=500)["items"]}
+    assert Decimal(str(items[REVENUE]["PeriodActivityCredit"])) == company_101
+
+
+def test_every_row_check_keeps_its_order_in_a_bulk_batch(fusion, api, tmp_path) -> None:
+    """Each row carries its first problem, whatever else is wrong with it."""
+    lines = many_journals(8)
+    document = zip_bytes(tmp_path, batch(lines))
+    status_at, category_at, ledger_at, source_at, currency_at = 1, 5, 2, 4, 6
+    segment7_at, date_at = 15, 3
+
+    def spoil(rows: list[list[str]]) -> None:
+        rows[0][status_at - 1] = "P"  # ER01, though the ledger is wrong too
+        rows[0][ledger_at - 1] = "1"
+        rows[2][category_at - 1] = ""  # ER01 before ED01
+        rows[2][date_at - 1] = "2026-10-05"
+        rows[4][ledger_at - 1] = "1"  # EL01 before ES01
+        rows[4][source_at - 1] = "Spreadsheet"
+        rows[6][source_at - 1] = "Spreadsheet"  # ES01 before EC01
+        rows[6][currency_at - 1] = "EUR"
+        rows[8][currency_at - 1] = "EUR"  # EC01 before EF04
+        rows[8][segment7_at - 1] = "000"
+        rows[10][segment7_at - 1] = "000"  # EF04 (segments) before EP01
+        rows[10][date_at - 1] = "2030/01/01"
+        rows[12][date_at - 1] = "2030/01/01"  # EP01: no period
+
+    request_id = submit(fusion, api, edit_csv(document, spoil))
+    state = finish(fusion, api, request_id)
+    text, rejected = job_log(fusion, api, request_id)
+    assert state == "WARNING", text
+    # Another ledger id makes another journal: lines 2 and 6 are left alone, unbalanced.
+    assert codes(rejected) == [
+        ("1", "ER01"),
+        ("2", "EU02"),
+        ("3", "ER01"),
+        ("4", "EJ01"),
+        ("5", "EL01"),
+        ("6", "EU02"),
+        ("7", "ES01"),
+        ("8", "EJ01"),
+        ("9", "EC01"),
+        ("10", "EJ01"),
+        ("11", "EF04"),
+        ("12", "EJ01"),
+        ("13", "EP01"),
+        ("14", "EJ01"),
+    ]
+    messages = {r["line_number"]: r["message"] for r in rejected}
+    assert messages["1"] == "column STATUS must be NEW"
+    assert messages["3"] == "required column USER_JE_CATEGORY_NAME is empty"
+    assert messages["5"] == "unknown ledger 1"
+    assert messages["9"] == "currency EUR unknown for ledger EHF US Primary Ledger"
+    assert messages["13"] == "no accounting period contains the accounting date"
+    assert len(posted(fusion)) == 2
+
+
+def test_lines_of_a_journal_apart_in_the_file_post_journal_by_journal(fusion, api, tmp_path):
+    lines = [
+        line("J1", REVENUE, None, "3.00"),
+        line("J2", NORTH_REVENUE, None, "4.00"),
+        line("J1", AR, "3.00", None),
+        line("J2", NORTH_AR, "4.00", None),
+    ]
+    assert run(fusion, api, tmp_path, lines)[0] == "SUCCEEDED"
+    assert [ln["LineNumber"] for ln in posted(fusion)] == [1, 3, 2, 4]
+    (item,) = api.get(f"{fusion.url}{JOURNAL_BATCHES}", timeout=10).json()["items"]
+    assert item["PostedLineReferences"] == ["J1-L1", "J1-L3", "J2-L2", "J2-L4"]
+
+
+def test_amounts_beyond_cents_balance_and_post_as_decimals(fusion, api, tmp_path) -> None:
+    """Amounts Fusion's loader reads as numbers but that are not plain cents (more decimals,
+    an exponent) are summed exactly, as before."""
+    lines = [
+        line("J1", REVENUE, None, "0.01"),
+        line("J1", AR, "0.01", None),
+        line("J1", AR, "0.01", None),
+        line("J2", NORTH_REVENUE, None, "100.00"),
+        line("J2", NORTH_AR, "99.99", None),
+        line("J3", REVENUE, None, "0.02"),
+        line("J3", AR, "0.01", None),
+    ]
+    document = zip_bytes(tmp_path, batch(lines))
+
+    def spoil(rows: list[list[str]]) -> None:
+        rows[1][38] = rows[2][38] = "0.005"  # the writer rounds to the spec's two decimals
+        rows[4][38] = "1E+2"
+        rows[6][38] = "0.011"
+
+    request_id = submit(fusion, api, edit_csv(document, spoil))
+    assert finish(fusion, api, request_id) == "WARNING"
+    _, rejected = job_log(fusion, api, request_id)
+    assert codes(rejected) == [("6", "EU02"), ("7", "EU02")]
+    assert rejected[0]["message"] == "journal does not balance: debits 0.01, credits 0.02"
+    items = {i["DetailAccountCombination"]: i for i in balances(fusion, api)["items"]}
+    assert items[AR]["PeriodActivityDebit"] == 0.01
+    assert items[NORTH_AR]["PeriodActivityDebit"] == 100.00
+
+
+def test_a_value_that_is_no_number_in_a_later_block_fails_the_load_naming_its_line(
+    fusion, api, tmp_path, small_blocks
+) -> None:
+    document = zip_bytes(tmp_path, batch(many_journals(1500)))
+
+    def spoil(rows: list[list[str]]) -> None:
+        rows[2345][38] = "1.2.3"  # ENTERED_DR (empty on this credit line otherwise)
+        rows[2500][1] = "-"  # LEDGER_ID, later
+
+    request_id = submit(fusion, api, edit_csv(document, spoil))
+    assert finish(fusion, api, request_id) == "ERROR"
+    text, rejected = job_log(fusion, api, request_id)
+    assert "Load failed: line 2346 column 39 ENTERED_DR is not a number." in text
+    assert rejected == []
+    assert posted(fusion) == []
+
+
+def test_a_resubmitted_bulk_batch_is_rejected_line_by_line_with_eb01(
+    fusion, api, tmp_path, small_blocks
+) -> None:
+    lines = many_journals(1500)
+    assert run(fusion, api, tmp_path, lines)[0] == "SUCCEEDED"
+    state, _, rejected = run(fusion, api, tmp_path, lines)
+    assert state == "ERROR"
+    assert [r["line_number"] for r in rejected] == [str(n) for n in range(1, 3001)]
+    assert {r["error_code"] for r in rejected} == {"EB01"}
+    assert rejected[-1]["line_reference"] == "J1500-L3000"
+    assert len(posted(fusion)) == 3000
+
+
+# --- the CSV reader: pyarrow where it reads as csv.reader does, csv.reader elsewhere --------
+
+
+class Rows:
+    """A sink keeping the rows it is given."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+
+    def add(self, first_line: int, batch: pa.RecordBatch) -> None:
+        assert first_line == len(self.rows) + 1
+        columns = [c.to_pylist() for c in batch.columns]
+        self.rows += [list(row) for row in zip(*columns, strict=True)]
+
+
+def read(data: bytes, shape: Shape) -> list[list[str]] | str:
+    """The rows `fbdi_csv.load` gives, or its LoadError's message."""
+    try:
+        return fbdi_csv.load(lambda: io.BytesIO(data), shape, Rows).rows
+    except LoadError as exc:
+        return str(exc)
+
+
+def read_by_csv_reader(data: bytes, shape: Shape) -> list[list[str]] | str:
+    """What the loads gave when they read every file with csv.reader (strict)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{shape.csv_file} is not UTF-8 text"
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        for number, fields in enumerate(reader, start=1):
+            rows.append(shape.fields(number, fields))
+    except csv.Error:
+        return f"{shape.line(reader.line_num)}: unparseable CSV"
+    except LoadError as exc:
+        return str(exc)
+    return rows
+
+
+GL_SHAPE = Shape("X.csv", ("A", "B", "C"), frozenset("ABC"))
+OBJECT_SHAPE = Shape(
+    "Y.csv",
+    ("A", "B", "C"),
+    frozenset("ABC"),
+    trailing_nullcols=True,
+    end_marker=True,
+    file_in_messages=True,
+)
+PLAIN = b"".join(b"%d,v%d,w\n" % (i, i) for i in range(400))
+LONG = b"x" * (csv.field_size_limit() + 1)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PLAIN,
+        PLAIN.replace(b"\n", b"\r\n"),
+        PLAIN.replace(b"\n", b"\r"),
+        PLAIN[:-1],
+        PLAIN + b'a,"b,c",d\n' + PLAIN,
+        PLAIN + b'a,"b""c",d\n',
+        PLAIN + b'a,"b\nc",d\n' + PLAIN,
+        PLAIN + b'a,b"c,d\n',
+        PLAIN + b'a,"b"c,d\n',
+        PLAIN + b'a,"b,c\n',
+        PLAIN + b"\n" + PLAIN,
+        PLAIN + b"\r\n" + PLAIN,
+        PLAIN + b"\n",
+        b"\n" + PLAIN,
+        PLAIN + b" \n",
+        PLAIN + b",,\n",
+        codecs.BOM_UTF8 + PLAIN,
+        PLAIN + "a,é,ü\n".encode(),
+        PLAIN + b"a,\xff,c\n",
+        PLAIN[:100] + b"a,b\n" + PLAIN + b"a,\xe9,c\n",
+        PLAIN + b"a,b\n" + PLAIN,
+        PLAIN + b"a,b,c,d\n",
+        PLAIN + b"a,b,c,END\n",
+        b"a,b,c,END\n" * 300 + b"a,b,c,x\n",
+        b"a,b\n" * 300,
+        b"a,b\n" * 300 + b"a,b,c,d\n",
+        b"a\n" * 300,
+        PLAIN + b"a," + LONG + b",c\n",
+        PLAIN + b"a,b," + LONG,
+        b"",
+    ],
+)
+@pytest.mark.parametrize("shape", [GL_SHAPE, OBJECT_SHAPE], ids=["exact", "nullcols"])
+def test_the_reader_reads_every_file_as_csv_reader_does(monkeypatch, data, shape) -> None:
+    monkeypatch.setattr(fbdi_csv, "BLOCK_BYTES", 1000)
+    assert read(data, shape) == read_by_csv_reader(data, shape)
+
+
+@pytest.mark.parametrize("data", [PLAIN, PLAIN.replace(b"\n", b"\r\n"), b"a,b,c,END\n" * 300])
+def test_plain_files_are_read_by_pyarrow_alone(monkeypatch, data) -> None:
+    def refuse(*args):
+        raise AssertionError("csv.reader was asked")
+
+    monkeypatch.setattr(fbdi_csv, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(fbdi_csv, "_exact", refuse)
+    assert read(data, OBJECT_SHAPE) == read_by_csv_reader(data, OBJECT_SHAPE)

@@ -18,8 +18,9 @@ from typing import Any
 
 from sandbox.fusion import journal_import, object_rules
 from sandbox.fusion.catalog import FbdiObject, fbdi_objects
+from sandbox.fusion.fbdi_csv import LoadError
 from sandbox.fusion.jobs import ERROR, Result, Work
-from sandbox.fusion.journal_import import JobParameters, LoadError
+from sandbox.fusion.journal_import import JobParameters
 from sandbox.fusion.ledger import Books
 from sandbox.fusion.objects import ObjectImport, ObjectStore, parse_parameters
 from sandbox.fusion.rest import bad_request
@@ -51,14 +52,15 @@ class JournalImport:
         ]
 
     def run(self, request_id: str, document: bytes, lock: threading.RLock) -> Result:
-        """Load the GlInterface rows, then validate and post them."""
+        """Load and check the GlInterface rows, then validate them against the books and post
+        them (under the lock)."""
         try:
-            rows = journal_import.load_rows(document)
+            loaded = journal_import.load_lines(document, self.params)
         except LoadError as exc:
             return Result(ERROR, [f"Load failed: {exc}. Nothing was imported."])
         with lock:
-            outcome = journal_import.import_journals(rows, self.params, self.books, request_id)
-        return Result(outcome.status, outcome.log, [r.as_row() for r in outcome.rejected])
+            outcome = journal_import.import_journals(loaded, self.params, self.books, request_id)
+        return Result(outcome.status, outcome.log, outcome.rejected)
 
 
 def work_for(body: dict[str, Any], books: Books, objects: ObjectStore) -> Work:

@@ -13,25 +13,31 @@ import queue
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import pyarrow as pa
 
 from sandbox.fusion.knobs import Knobs
 
 WAIT, RUNNING = "WAIT", "RUNNING"
 SUCCEEDED, WARNING, ERROR = "SUCCEEDED", "WARNING", "ERROR"
 INJECTED_FAILURE = "The job failed (injected by the sandbox). Nothing posted."
+FAILED = "The job failed inside the simulator. Nothing posted."
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _POLL_SECONDS = 0.05
+_CSV_ROWS = 65_536  # rejected rows written to the log per step
 
 
 @dataclass
 class Result:
-    """What one job did: terminal status, the human log and its rejected rows."""
+    """What one job did: terminal status, the human log and its rejected rows (tuples, or a
+    table whose columns are the work's rejected_header)."""
 
     status: str
     log: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, ...]] = field(default_factory=list)
+    rejected: list[tuple[str, ...]] | pa.Table | None = None
 
 
 class Work(Protocol):
@@ -120,7 +126,10 @@ class JobRunner:
             if fail:
                 result = Result(ERROR, [INJECTED_FAILURE])
             else:
-                result = job.work.run(job.request_id, job.document or b"", self.lock)
+                try:
+                    result = job.work.run(job.request_id, job.document or b"", self.lock)
+                except Exception as exc:  # a simulator bug ends the job, not the worker
+                    result = Result(ERROR, [f"{FAILED} ({type(exc).__name__})"])
             log_zip = _log_zip(job, result)
             with self.lock:
                 job.status = result.status
@@ -146,13 +155,28 @@ def _log_zip(job: Job, result: Result) -> bytes:
     text = "\n".join(
         [*job.work.describe(job.request_id), *result.log, f"Status: {result.status}", ""]
     )
-    rejected = io.StringIO()
-    writer = csv.writer(rejected, lineterminator="\n")
-    writer.writerow(job.work.rejected_header)
-    writer.writerows(result.rejected)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in ((f"{job.request_id}.log", text), ("rejected_rows.csv", rejected)):
-            content = data if isinstance(data, str) else data.getvalue()
-            archive.writestr(zipfile.ZipInfo(name, _ZIP_TIME), content.encode("utf-8"))
+        archive.writestr(zipfile.ZipInfo(f"{job.request_id}.log", _ZIP_TIME), text.encode("utf-8"))
+        with archive.open(zipfile.ZipInfo("rejected_rows.csv", _ZIP_TIME), "w") as entry:
+            for chunk in _rejected_csv(job.work.rejected_header, result.rejected):
+                entry.write(chunk.encode("utf-8"))
     return buffer.getvalue()
+
+
+def _rejected_csv(
+    header: tuple[str, ...], rejected: list[tuple[str, ...]] | pa.Table | None
+) -> Iterator[str]:
+    """`rejected_rows.csv` in pieces: the header, then the rows a slice at a time."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    if isinstance(rejected, pa.Table):
+        for batch in rejected.to_batches(max_chunksize=_CSV_ROWS):
+            writer.writerows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+            yield text.getvalue()
+            text.seek(0)
+            text.truncate()
+    elif rejected:
+        writer.writerows(rejected)
+    yield text.getvalue()

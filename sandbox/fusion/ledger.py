@@ -1,5 +1,10 @@
 """The simulated Fusion books: ledgers, their periods, posted journal lines, batches, balances.
 
+Posted lines are kept as Arrow tables, one per import, in GL_INTERFACE column names (string
+columns of few distinct values dictionary-encoded), not as an object per line: a million posted
+lines take a few hundred bytes each. Amounts stay the text the file carried and are summed as
+decimal128(38, 2) when they have at most two decimals, as Decimal otherwise.
+
 Not thread-safe on its own: the simulator holds one lock around every use.
 """
 
@@ -7,55 +12,52 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from sandbox.fusion import chart
+from sandbox.fusion.columns import column_or_empty, group_numbers, is_empty, to_bools
 
 CENT = Decimal("0.01")
+MONEY = pa.decimal128(38, 2)
+_CENTS = r"^-?[0-9]{1,20}(\.[0-9]{1,2})?$"  # exact in decimal128(38, 2), sums included
+# The columns of a posted line besides its REFERENCE columns (GL_INTERFACE names, and ours).
+POSTED_COLUMNS = (
+    "LINE_NUMBER",
+    "LEDGER_ID",
+    "USER_JE_SOURCE_NAME",
+    "USER_JE_CATEGORY_NAME",
+    "GROUP_ID",
+    "ACCOUNTING_DATE",
+    "PERIOD_NAME",
+    "CURRENCY_CODE",
+    "ACCOUNT_COMBINATION",
+    "ENTERED_DR",
+    "ENTERED_CR",
+)
+_ACTIVITY_KEY = ("LEDGER_ID", "PERIOD_NAME", "ACCOUNT_COMBINATION", "CURRENCY_CODE")
 
 
-@dataclass(frozen=True)
-class PostedLine:
-    """One journal line as posted, with the GL_INTERFACE reference columns it carried."""
+def amounts(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, dict[int, Decimal]]:
+    """Amount texts (empty: none) as decimal128(38, 2), null where empty or where the text has
+    more decimals or digits than that holds; those rows' amounts as Decimal, by row."""
+    plain = pc.match_substring_regex(column, _CENTS)
+    cents = pc.cast(pc.if_else(plain, column, pa.scalar(None, pa.string())), MONEY)
+    other = np.flatnonzero(~to_bools(plain) & ~is_empty(column))
+    texts = column.take(pa.array(other, pa.int64())).to_pylist()
+    return cents, {int(row): Decimal(text) for row, text in zip(other, texts, strict=True)}
 
-    request_id: str
-    line_number: int
-    ledger_id: str
-    journal_source: str
-    journal_category: str
-    group_id: str
-    batch_name: str
-    journal_name: str
-    accounting_date: date
-    period_name: str
-    currency: str
-    account_combination: str
-    entered_dr: Decimal
-    entered_cr: Decimal
-    references: dict[str, str]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-able form for `/__sandbox__/ledger`."""
-        return {
-            "RequestId": self.request_id,
-            "LineNumber": self.line_number,
-            "LedgerId": self.ledger_id,
-            "JournalSource": self.journal_source,
-            "JournalCategory": self.journal_category,
-            "GroupId": self.group_id,
-            "JournalBatchName": self.batch_name,
-            "JournalName": self.journal_name,
-            "AccountingDate": self.accounting_date.isoformat(),
-            "PeriodName": self.period_name,
-            "Currency": self.currency,
-            "AccountCombination": self.account_combination,
-            "EnteredDr": _money(self.entered_dr),
-            "EnteredCr": _money(self.entered_cr),
-            "References": dict(self.references),
-        }
+def decimal(value: Decimal | None) -> Decimal:
+    """A sum that may be null (no amounts) as a Decimal."""
+    return Decimal(0) if value is None else value
 
 
 @dataclass
@@ -67,10 +69,10 @@ class JournalBatch:
     batch_name: str
     group_id: str
     journal_source: str
-    line_references: list[str] = field(default_factory=list)
+    line_references: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
-    def to_json(self) -> dict[str, Any]:
-        """The journalBatches item."""
+    def summary(self) -> dict[str, Any]:
+        """The journalBatches item without its line references."""
         return {
             "JournalBatchName": self.batch_name,
             "LedgerId": self.ledger_id,
@@ -79,8 +81,11 @@ class JournalBatch:
             "Status": "Posted",
             "RequestId": self.request_id,
             "LineCount": len(self.line_references),
-            "PostedLineReferences": list(self.line_references),
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """The journalBatches item."""
+        return self.summary() | {"PostedLineReferences": self.line_references.to_pylist()}
 
 
 class Ledger:
@@ -116,11 +121,13 @@ class Ledger:
         """Whether the period accepts postings."""
         return self.period_status.get(period_name) == chart.OPEN
 
-    def post(self, line: PostedLine) -> None:
-        """Add one line's amounts to the balances."""
-        amounts = self.activity[(line.period_name, line.account_combination, line.currency)]
-        amounts[0] += line.entered_dr
-        amounts[1] += line.entered_cr
+    def add(
+        self, period_name: str, combination: str, currency: str, dr: Decimal, cr: Decimal
+    ) -> None:
+        """Add posted amounts to the balances."""
+        amounts = self.activity[(period_name, combination, currency)]
+        amounts[0] += dr
+        amounts[1] += cr
 
     def balances(self, period_name: str, currency: str, pattern: str | None) -> list[dict]:
         """AccountBalanceFinder rows, one per combination with any balance up to the period.
@@ -160,13 +167,13 @@ class Ledger:
 
 
 class Books:
-    """Every ledger of the simulated Fusion plus the batches posted to them."""
+    """Every ledger of the simulated Fusion plus the lines and batches posted to them."""
 
     def __init__(self) -> None:
         primary = Ledger(chart.LEDGER_ID, chart.LEDGER_NAME, chart.LEDGER_CURRENCY)
         self.ledgers: dict[str, Ledger] = {primary.ledger_id: primary}
-        self.lines: list[PostedLine] = []
         self.batches: list[JournalBatch] = []
+        self._posted: list[tuple[str, pa.Table]] = []  # (request id, its posted lines)
 
     def ledger_named(self, name: str) -> Ledger | None:
         """The ledger called `name`."""
@@ -179,23 +186,83 @@ class Books:
                 return batch.request_id
         return None
 
-    def post(self, lines: list[PostedLine]) -> None:
-        """Post accepted lines: balances, the line store and one batch per batch name."""
-        batches: dict[tuple[str, str], JournalBatch] = {}
-        for line in lines:
-            self.ledgers[line.ledger_id].post(line)
-            self.lines.append(line)
-            key = (line.ledger_id, line.batch_name)
-            if key not in batches:
-                batches[key] = JournalBatch(
-                    line.request_id,
-                    line.ledger_id,
-                    line.batch_name,
-                    line.group_id,
-                    line.journal_source,
+    def post(self, request_id: str, lines: pa.Table) -> None:
+        """Post one request's accepted lines, in posting order: the balances, the line store and
+        one batch per ledger and batch name (REFERENCE1), in order of their first line.
+
+        `lines` has the POSTED_COLUMNS (ACCOUNTING_DATE a date) and the REFERENCE columns.
+        """
+        if lines.num_rows == 0:
+            return
+        self._add_activity(lines)
+        self._posted.append((request_id, lines))
+        batch_names = column_or_empty(lines, "REFERENCE1")
+        references = column_or_empty(lines, "REFERENCE23")
+        numbers, firsts = group_numbers([lines.column("LEDGER_ID"), batch_names], lines.num_rows)
+        for number, first in enumerate(firsts.tolist()):
+            rows = np.flatnonzero(numbers == number) if len(firsts) > 1 else None
+            self.batches.append(
+                JournalBatch(
+                    request_id,
+                    lines.column("LEDGER_ID")[first].as_py(),
+                    batch_names[first].as_py(),
+                    lines.column("GROUP_ID")[first].as_py(),
+                    lines.column("USER_JE_SOURCE_NAME")[first].as_py(),
+                    (references if rows is None else references.take(rows)).combine_chunks(),
                 )
-            batches[key].line_references.append(line.references.get("REFERENCE23", ""))
-        self.batches.extend(batches.values())
+            )
+
+    def posted_lines(self) -> Iterator[dict[str, Any]]:
+        """Every posted line as `/__sandbox__/ledger` shows it, in posting order."""
+        for request_id, table in self._posted:
+            references = [n for n in table.column_names if n.startswith("REFERENCE")]
+            for batch in table.to_batches(max_chunksize=65_536):
+                for row in batch.to_pylist():
+                    yield {
+                        "RequestId": request_id,
+                        "LineNumber": row["LINE_NUMBER"],
+                        "LedgerId": row["LEDGER_ID"],
+                        "JournalSource": row["USER_JE_SOURCE_NAME"],
+                        "JournalCategory": row["USER_JE_CATEGORY_NAME"],
+                        "GroupId": row["GROUP_ID"],
+                        "JournalBatchName": row.get("REFERENCE1", ""),
+                        "JournalName": row.get("REFERENCE4", ""),
+                        "AccountingDate": row["ACCOUNTING_DATE"].isoformat(),
+                        "PeriodName": row["PERIOD_NAME"],
+                        "Currency": row["CURRENCY_CODE"],
+                        "AccountCombination": row["ACCOUNT_COMBINATION"],
+                        "EnteredDr": _money(Decimal(row["ENTERED_DR"] or 0)),
+                        "EnteredCr": _money(Decimal(row["ENTERED_CR"] or 0)),
+                        "References": {k: row[k] for k in references if row[k]},
+                    }
+
+    def _add_activity(self, lines: pa.Table) -> None:
+        """Each line's amounts into its ledger's balances, summed per period, combination and
+        currency."""
+        dr, dr_other = amounts(lines.column("ENTERED_DR"))
+        cr, cr_other = amounts(lines.column("ENTERED_CR"))
+        keys = [lines.column(name) for name in _ACTIVITY_KEY]
+        numbers, firsts = group_numbers(keys, lines.num_rows)
+        sums = (
+            pa.table({"key": numbers, "dr": dr, "cr": cr})
+            .group_by("key", use_threads=False)
+            .aggregate([("dr", "sum"), ("cr", "sum")])
+        )
+        totals = {
+            key: [decimal(dr_sum), decimal(cr_sum)]
+            for key, dr_sum, cr_sum in zip(
+                sums.column("key").to_pylist(),
+                sums.column("dr_sum").to_pylist(),
+                sums.column("cr_sum").to_pylist(),
+                strict=True,
+            )
+        }
+        for side, others in ((0, dr_other), (1, cr_other)):
+            for row, amount in others.items():
+                totals[int(numbers[row])][side] += amount
+        for key, first in enumerate(firsts.tolist()):
+            ledger_id, *activity = (column[first].as_py() for column in keys)
+            self.ledgers[ledger_id].add(*activity, *totals[key])
 
 
 def _like(pattern: str) -> re.Pattern[str]:

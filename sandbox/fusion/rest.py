@@ -168,8 +168,11 @@ def _split_q(q: str) -> list[str]:
     return [t for t in terms if t.strip()]
 
 
-def page(request: Request, items: list[dict[str, Any]]) -> Response:
-    """One page of `items` by the request's limit/offset (default 25, at most 500)."""
+def page(
+    request: Request, items: list[Any], render: Callable[[Any], dict[str, Any]] | None = None
+) -> Response:
+    """One page of `items` by the request's limit/offset (default 25, at most 500); `render`
+    makes the page's items JSON objects when they are not yet."""
     try:
         limit = int(request.query.get("limit", [DEFAULT_LIMIT])[0])
         offset = int(request.query.get("offset", [0])[0])
@@ -179,6 +182,8 @@ def page(request: Request, items: list[dict[str, Any]]) -> Response:
         return error(400, "Bad Request", "limit must be positive and offset not negative")
     limit = min(limit, MAX_LIMIT)
     chosen = items[offset : offset + limit]
+    if render is not None:
+        chosen = [render(item) for item in chosen]
     body: dict[str, Any] = {
         "items": chosen,
         "count": len(chosen),

@@ -199,8 +199,10 @@ class FusionSimulator(LoopbackServer):
     def _journal_batches(self, request: Request) -> Response:
         terms = filters(request, BATCH_ATTRIBUTES)
         with self.lock:
-            items = [b.to_json() for b in self.books.batches]
-        return page(request, select(items, terms))
+            batches = list(self.books.batches)
+        found = [b for b in batches if select([b.summary()], terms)]
+        # Line references (a batch may have a million) are listed for the page's batches only.
+        return page(request, found, render=lambda batch: batch.to_json())
 
     def _ledger_balances(self, request: Request) -> Response:
         name, args = finder(request)
@@ -236,7 +238,7 @@ class FusionSimulator(LoopbackServer):
 
     def _ledger(self, request: Request) -> Response:
         with self.lock:
-            lines = [line.to_json() for line in self.books.lines]
+            lines = list(self.books.posted_lines())
         return json_response({"items": lines, "count": len(lines)})
 
     def _object_rows(self, request: Request, object_name: str) -> Response:
