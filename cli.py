@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runtime import exit_codes
-from runtime.config import Config, ConfigError, load_config
-from runtime.errors import safe_message
+from runtime.core import exit_codes
+from runtime.core.config import Config, ConfigError, load_config
+from runtime.core.errors import safe_message
 
 err = Console(stderr=True)
 out = Console()
@@ -35,7 +35,7 @@ def _emit_json(payload) -> None:
 
 
 def _fail(exc: Exception, as_json: bool) -> None:
-    from runtime.locks import Locked
+    from runtime.pipeline.locks import Locked
 
     if isinstance(exc, ConfigError):
         code, status, kind, message = (
@@ -61,7 +61,7 @@ def _stop(code: int, status: str, kind: str, message: str, as_json: bool) -> Non
 
 
 def _finish_run(result, as_json: bool) -> None:
-    from runtime.summary import render_run, run_to_json
+    from runtime.reports.summary import render_run, run_to_json
 
     if as_json:
         _emit_json(run_to_json(result))
@@ -153,7 +153,7 @@ def main() -> None:
 )
 def run(call: DomainCall, feed_dates, expect_plan) -> None:
     """Run one domain: extract, dbt build with tests, export FBDI, submit, record."""
-    from runtime.run import run_domain
+    from runtime.pipeline.run import run_domain
 
     result = run_domain(
         call.config,
@@ -172,8 +172,8 @@ def run(call: DomainCall, feed_dates, expect_plan) -> None:
 def plan(call: DomainCall) -> None:
     """Show what the next run would post: new lines, corrections, reversals and re-posts with
     totals per ledger and period, and entries flagged for finance review."""
-    from runtime.plan import plan_domain
-    from runtime.summary import render_plan
+    from runtime.pipeline.plan import plan_domain
+    from runtime.reports.summary import render_plan
 
     result = plan_domain(
         call.config, call.tenant, call.stream, call.domain, call.warehouse, call.progress
@@ -193,8 +193,8 @@ def plan(call: DomainCall) -> None:
 @json_option
 def demo(config_path, warehouse, seed, scale, as_json) -> None:
     """Generate the sandbox and run every enabled domain on it."""
-    from runtime.demo import run_demo
-    from runtime.summary import render_run, run_to_json
+    from runtime.operations.demo import run_demo
+    from runtime.reports.summary import render_run, run_to_json
 
     try:
         config = load_config(config_path)
@@ -224,7 +224,7 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
 @domain_command(main)
 def submit(call: DomainCall) -> None:
     """Submit the outbox's batches Fusion has not had yet and follow their import jobs."""
-    from runtime.run import run_domain
+    from runtime.pipeline.run import run_domain
 
     result = run_domain(
         call.config,
@@ -244,8 +244,8 @@ def queue() -> None:
 
 
 def _posting(config_path: Path, tenant: str, warehouse: str | None):
-    from runtime.posting import Posting
-    from runtime.warehouse import Warehouse
+    from runtime.core.warehouse import Warehouse
+    from runtime.pipeline.posting import Posting
 
     return Posting(Warehouse.for_tenant(load_config(config_path).tenant(tenant), warehouse))
 
@@ -296,7 +296,7 @@ def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
 @click.argument("batch")
 def queue_reload(call: DomainCall, batch) -> None:
     """Once the cause is fixed, re-send a batch's rejected lines as a new batch and follow it."""
-    from runtime.reload import ReloadRefused, reload_batch
+    from runtime.pipeline.reload import ReloadRefused, reload_batch
 
     try:
         result = reload_batch(
@@ -328,8 +328,8 @@ def queue_reload(call: DomainCall, batch) -> None:
 def reconcile(config_path, warehouse, tenant, period, as_json) -> None:
     """The monthly reconciliation pack: source vs Fusion balances per facility, drift explained."""
     from load.fusion_client import client_for_tenant, fusion_url
-    from runtime.reconcile import build_pack
-    from runtime.warehouse import Warehouse
+    from runtime.core.warehouse import Warehouse
+    from runtime.reports.reconcile import build_pack
 
     try:
         config = load_config(config_path)
@@ -355,7 +355,7 @@ def reconcile(config_path, warehouse, tenant, period, as_json) -> None:
 @json_option
 def tick(config_path, warehouse, timeout, as_json) -> None:
     """Run every enabled domain that is due (call it every minute from a scheduler)."""
-    from runtime.tick import tick as run_tick
+    from runtime.operations.tick import tick as run_tick
 
     try:
         config = load_config(config_path)
@@ -378,7 +378,7 @@ def tick(config_path, warehouse, timeout, as_json) -> None:
 @json_option
 def status(config_path, warehouse, as_json) -> None:
     """Per stream and domain: last success, lag, next due, queue depth, open exceptions."""
-    from runtime.status import status as read_status
+    from runtime.operations.status import status as read_status
 
     try:
         rows = read_status(load_config(config_path), datetime.now(UTC), warehouse)
@@ -403,8 +403,13 @@ def status(config_path, warehouse, as_json) -> None:
 @json_option
 def report(config_path, warehouse, tenant, out_path, as_json) -> None:
     """Write the finance review page (one self-contained HTML file) for one tenant."""
-    from runtime.report import collect_report, default_report_path, report_tenant, write_report
-    from runtime.warehouse import Warehouse
+    from runtime.core.warehouse import Warehouse
+    from runtime.reports.report import (
+        collect_report,
+        default_report_path,
+        report_tenant,
+        write_report,
+    )
 
     try:
         config = load_config(config_path)
@@ -429,15 +434,15 @@ tenant_option = click.option("--tenant", required=True, help="The tenant whose l
 
 
 def _disclosure_log(config_path: Path, tenant: str, warehouse: str | None):
-    from runtime.audit import DisclosureLog
-    from runtime.warehouse import Warehouse
+    from runtime.compliance.audit import DisclosureLog
+    from runtime.core.warehouse import Warehouse
 
     settings = load_config(config_path).tenant(tenant)
     return DisclosureLog(Warehouse.for_tenant(settings, warehouse), tenant, settings.audit)
 
 
 def _audit_call(as_json: bool, action):
-    from runtime.audit import AuditError
+    from runtime.compliance.audit import AuditError
 
     try:
         return action()

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from extract.allscripts.sunrise import TABLES, extract_sunrise
 from extract.shared.sql_changes import DELETED, to_arrow
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 from sandbox.sunrise import Mutation, generate, mutate
 from sandbox.sunrise.database import sqlite_url
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from extract.epic.resolute import extract_resolute
 from extract.shared.rate_limit import LimiterRegistry
-from runtime import catalog
-from runtime.config import ConfigError, Domain, Tenant
-from runtime.endpoints import files_location, resolve_endpoint
-from runtime.http import Observer
-from runtime.secrets import require_secret
-from runtime.warehouse import Warehouse
+from runtime.core import catalog
+from runtime.core.config import ConfigError, Domain, Tenant
+from runtime.core.endpoints import files_location, resolve_endpoint
+from runtime.core.http import Observer
+from runtime.core.secrets import require_secret
+from runtime.core.warehouse import Warehouse
 
 # One set of token buckets per process: every extract of a credential shares its budget.
 LIMITERS = LimiterRegistry()

@@ -4,7 +4,7 @@ Loader data sets, reference reads (workers, value sets, suppliers, customer acco
 real-time creates and worker changes.
 
 Errors name the operation and the HTTP status, never a request body, journal or worker content.
-Every call goes through the product's retry policy (runtime.http), which retries reads but no
+Every call goes through the product's retry policy (runtime.core.http), which retries reads but no
 POST or PATCH: a lost answer may hide a job that runs or a record that was created, so callers
 ask Fusion (journalBatches, data sets by name, accounts by source reference). The one POST
 retried is the HDL file upload, which only stores content under a new id.
@@ -30,10 +30,10 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error, TokenExpiredE
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from runtime.config import ConfigError, Tenant
-from runtime.endpoints import resolve_endpoint
-from runtime.http import Observer, RetryPolicy, retrying_session
-from runtime.secrets import env_name, optional_secret
+from runtime.core.config import ConfigError, Tenant
+from runtime.core.endpoints import resolve_endpoint
+from runtime.core.http import Observer, RetryPolicy, retrying_session
+from runtime.core.secrets import env_name, optional_secret
 
 FSCM = "/fscmRestApi/resources/11.13.18.05"
 HCM = "/hcmRestApi/resources/11.13.18.05"

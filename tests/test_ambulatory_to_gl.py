@@ -15,11 +15,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import runtime.run
+import runtime.pipeline.run
 from cli import main
-from runtime.config import load_config
-from runtime.gl_models import GlChain
-from runtime.warehouse import Warehouse
+from runtime.core.config import load_config
+from runtime.core.gl_models import GlChain
+from runtime.core.warehouse import Warehouse
 from sandbox import practice_fusion, touchworks, unity
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate
@@ -130,7 +130,7 @@ class Setup:
 def landed_yesterday(monkeypatch, setup: Setup) -> None:
     """The next run's extract lands its charges as if a day earlier: their batch is yesterday's,
     so a later run today lands the next day's delivery."""
-    real_land = runtime.run.land
+    real_land = runtime.pipeline.run.land
 
     def land(job):
         started = datetime.now(UTC).timestamp() - 1
@@ -144,7 +144,7 @@ def landed_yesterday(monkeypatch, setup: Setup) -> None:
         )
         return landing
 
-    monkeypatch.setattr(runtime.run, "land", land)
+    monkeypatch.setattr(runtime.pipeline.run, "land", land)
 
 
 def void_posted_charges(setup: Setup, posted: list[dict]) -> set[str]:
@@ -187,7 +187,7 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
     setup = ambulatory
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
-    real_land = runtime.run.land
+    real_land = runtime.pipeline.run.land
     landed_yesterday(monkeypatch, setup)
 
     code, summary = setup.run()
@@ -215,7 +215,7 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
     assert summary["exceptions"]["by_reason"]["unmapped_coa"] > 0
 
     # The next day the source voids charges that posted: the day's batch takes them back.
-    monkeypatch.setattr(runtime.run, "land", real_land)
+    monkeypatch.setattr(runtime.pipeline.run, "land", real_land)
     voided = void_posted_charges(setup, first)
     code, summary = setup.run()
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runtime.audit import AuditError, DisclosureLog, DisclosureRecord
-from runtime.audit_chain import GENESIS_HASH, canonical_json, entry_hash
-from runtime.config import AuditSettings
-from runtime.warehouse import Warehouse
+from runtime.compliance.audit import AuditError, DisclosureLog, DisclosureRecord
+from runtime.compliance.audit_chain import GENESIS_HASH, canonical_json, entry_hash
+from runtime.core.config import AuditSettings
+from runtime.core.warehouse import Warehouse
 from tests.conftest import TENANT
 
 NOW = datetime(2032, 6, 15, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runtime.cadence import is_due, next_due
-from runtime.config import Domain
+from runtime.core.config import Domain
+from runtime.operations.cadence import is_due, next_due
 
 CHICAGO = ZoneInfo("America/Chicago")
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from load.formats import available_objects
-from runtime import catalog
-from runtime.config import source_phi_modes
+from runtime.core import catalog
+from runtime.core.config import source_phi_modes
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = ROOT / "dbt_project"
@@ -29,7 +29,7 @@ def test_no_other_module_of_the_product_names_a_source():
     for path in modules:
         rel = path.relative_to(ROOT).as_posix()
         # the catalog, and a source's own extract settings naming its dlt source
-        if rel == "runtime/catalog.py" or (
+        if rel == "runtime/core/catalog.py" or (
             rel.startswith("extract/") and path.name == "settings.py"
         ):
             continue
@@ -71,13 +71,13 @@ def source_target(name: str) -> catalog.Target:
     return catalog.SOURCES[name].targets["GlInterface"]
 
 
-def test_the_journal_environment_names_every_contribution_and_the_domains_own():
-    env = catalog.journal_environment("veradigm_unity")
+def test_the_contribution_environment_names_every_contribution_and_the_domains_own():
+    env = catalog.contribution_environment("veradigm_unity")
     assert env["EHRFUSION_JOURNAL_MODEL"] == "int_unity__journal_lines"
     assert set(env["EHRFUSION_JOURNAL_MODELS"].split(",")) == {
         t.journal.model for s in catalog.SOURCES.values() for t in s.targets.values() if t.journal
     }
-    assert catalog.journal_environment("dbmotion_identity")["EHRFUSION_JOURNAL_MODEL"] == ""
+    assert catalog.contribution_environment("dbmotion_identity")["EHRFUSION_JOURNAL_MODEL"] == ""
 
 
 def record_targets() -> dict[tuple[str, str], catalog.Target]:

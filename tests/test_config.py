@@ -7,7 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from runtime.config import ConfigError, load_config
+from runtime.core.config import ConfigError, load_config
 from tests.conftest import write_config
 
 

@@ -20,7 +20,7 @@ from load.fusion_client import (
     FusionError,
     client_for_tenant,
 )
-from runtime.config import ConfigError
+from runtime.core.config import ConfigError
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME, FusionSimulator
 
 JOB = "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"

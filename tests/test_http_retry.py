@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from runtime.http import RetryEvent, RetryPolicy, retry_after_seconds, retrying_session
+from runtime.core.http import RetryEvent, RetryPolicy, retry_after_seconds, retrying_session
 
 
 class FlakyServer:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from extract.allscripts.dbmotion import extract_dbmotion
-from runtime.phi import pseudonymize
+from runtime.core.phi import pseudonymize
 from sandbox import dbmotion
 from sandbox.canaries import CANARY_MRNS, canary_hits
 from sandbox.dbmotion.generator import enterprise_id, practice_charges

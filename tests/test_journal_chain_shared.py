@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import yaml
 
-from runtime.config import load_config
-from runtime.run import run_domain
-from runtime.tick import tick
-from runtime.warehouse import Warehouse
+from runtime.core.config import load_config
+from runtime.core.warehouse import Warehouse
+from runtime.operations.tick import tick
+from runtime.pipeline.run import run_domain
 from sandbox.generate import generate
 from tests.conftest import TENANT, write_config
 

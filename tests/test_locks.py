@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from runtime.locks import Locked, domain_lock, lock_key, writer_slot
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.locks import Locked, domain_lock, lock_key, writer_slot
 from tests.conftest import TENANT
 
 # A separate process that takes a lock, says so, and keeps it until it is killed.
 HOLDER = f"""
 import sys, time
 from pathlib import Path
-from runtime.locks import domain_lock
-from runtime.warehouse import Warehouse
+from runtime.pipeline.locks import domain_lock
+from runtime.core.warehouse import Warehouse
 kind, target, stream, domain = sys.argv[1:]
 warehouse = Warehouse(kind, "{TENANT}", duckdb_path=Path(target), dsn=target)
 with domain_lock(warehouse, stream, domain):

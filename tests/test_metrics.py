@@ -18,11 +18,11 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime import metrics
-from runtime.config import Config, Stream, parse_config
-from runtime.dbt import DbtCheck, DbtOutcome
-from runtime.delivery.batches import ExportedBatch
-from runtime.domain import RunResult
+from runtime.core.config import Config, Stream, parse_config
+from runtime.observability import metrics
+from runtime.pipeline.dbt import DbtCheck, DbtOutcome
+from runtime.pipeline.delivery.batches import ExportedBatch
+from runtime.pipeline.domain import RunResult
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES, canary_hits
 
 NOW = datetime(2026, 10, 6, 7, 30, tzinfo=UTC)

@@ -1,5 +1,6 @@
 """The shipped monitoring files: alert rules, the Prometheus example, the Grafana dashboard and
-the Alertmanager routing reference only metrics runtime.metrics exports and are well formed.
+the Alertmanager routing reference only metrics runtime.observability.metrics exports and
+are well formed.
 Structure is always checked in Python; promtool and amtool also check them when installed."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime import metrics
+from runtime.observability import metrics
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
@@ -26,7 +27,7 @@ METRIC = re.compile(r"\behrfusion_[a-z0-9_]+")
 
 
 def exported_names() -> set[str]:
-    """The sample names runtime.metrics exposes (counters with their `_total`)."""
+    """The sample names runtime.observability.metrics exposes (counters with their `_total`)."""
     return {f.name + ("_total" if f.type == "counter" else "") for f in metrics.REGISTRY.collect()}
 
 

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli import main
-from runtime.audit import DisclosureLog
-from runtime.locks import domain_lock
-from runtime.run_ledger import RunLedger
+from runtime.compliance.audit import DisclosureLog
+from runtime.pipeline.locks import domain_lock
+from runtime.pipeline.run_ledger import RunLedger
 from tests.conftest import TENANT
 
 

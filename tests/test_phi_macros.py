@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from dbt.cli.main import dbtRunner
 
-from runtime.config import PHI_MODES
-from runtime.dbt import PROJECT_DIR, scoped_environment
-from runtime.phi import PhiPolicy, load_restricted_zip3, pseudonymize
-from runtime.run import TARGET_SETTINGS_ENV
-from runtime.warehouse import Warehouse
+from runtime.core.config import PHI_MODES
+from runtime.core.phi import PhiPolicy, load_restricted_zip3, pseudonymize
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import PROJECT_DIR, scoped_environment
+from runtime.pipeline.run import TARGET_SETTINGS_ENV
 from tests.conftest import PHI_KEY
 
 MODE_CASES = """

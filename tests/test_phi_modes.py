@@ -16,9 +16,8 @@ from click.testing import CliRunner
 
 from cli import main
 from load.formats import load_spec
-from runtime.config import PHI_MODES, ConfigError, load_config
-from runtime.dbt import run_dbt
-from runtime.phi import (
+from runtime.core.config import PHI_MODES, ConfigError, load_config
+from runtime.core.phi import (
     PhiPolicy,
     load_restricted_zip3,
     pseudonymize,
@@ -29,9 +28,10 @@ from runtime.phi import (
     small_cell_count,
     tenant_key_version,
 )
-from runtime.run import dbt_environment
-from runtime.targets import dbt_selection
-from runtime.warehouse import Warehouse
+from runtime.core.targets import dbt_selection
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import run_dbt
+from runtime.pipeline.run import dbt_environment
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_VALUES
 from sandbox.generate import generate
 from tests.conftest import PHI_KEY, TENANT, write_config

@@ -16,7 +16,7 @@ from extract.shared.oauth import client_credentials_session
 from extract.shared.rate_limit import Budget, LimiterRegistry
 from extract.veradigm import practice_fusion as pf
 from extract.veradigm.helpers import Table
-from runtime.http import RetryPolicy
+from runtime.core.http import RetryPolicy
 from sandbox.canaries import canary_hits
 from sandbox.practice_fusion import PracticeFusionServer, build_practices, client_id, client_secret
 

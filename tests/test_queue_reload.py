@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from load.manifest import verify_chain
-from runtime.delivery.journal import JournalDelivery
-from runtime.posting import Posting
-from runtime.reload import ReloadRefused, reload_batch
+from runtime.pipeline.delivery.journal import JournalDelivery
+from runtime.pipeline.posting import Posting
+from runtime.pipeline.reload import ReloadRefused, reload_batch
 from tests.conftest import TENANT, ledger_lines, set_knobs
 
 COMBINATION = "101-7020-41000-000-000-0000"

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from extract.shared.rate_limit import Budget, LimiterRegistry, TokenBucket
-from runtime.http import RetryPolicy, retrying_session
+from runtime.core.http import RetryPolicy, retrying_session
 from sandbox.practice_fusion import PracticeFusionServer, build_practices
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from load.formats import load_spec
 from load.fusion_client import FusionClient, client_for_tenant
-from runtime.config import ConfigError
-from runtime.reconcile import CSV_COLUMNS, ReconciliationPack, build_pack
-from runtime.warehouse import Warehouse
+from runtime.core.config import ConfigError
+from runtime.core.warehouse import Warehouse
+from runtime.reports.reconcile import CSV_COLUMNS, ReconciliationPack, build_pack
 from sandbox.fusion.server import FusionSimulator
 from tests.conftest import TENANT, set_knobs
 from tests.test_report import Page, render

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import psycopg2
 
-from runtime.catalog import RECORD_OBJECTS
-from runtime.config import FusionTarget
-from runtime.dbt import run_dbt
-from runtime.posting import Posting
-from runtime.reference import WITHOUT_SEEDS
-from runtime.run import dbt_environment
-from runtime.targets import dbt_selection, record_rows
-from runtime.warehouse import Warehouse
+from runtime.core.catalog import RECORD_OBJECTS
+from runtime.core.config import FusionTarget
+from runtime.core.targets import dbt_selection, record_rows
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import run_dbt
+from runtime.pipeline.posting import Posting
+from runtime.pipeline.reference import WITHOUT_SEEDS
+from runtime.pipeline.run import dbt_environment
 from tests.conftest import PHI_KEY, TENANT
 from tests.test_sunrise_inventory_and_assets import UNMAPPED, Source, _domain, run_day
 
@@ -47,7 +47,7 @@ TABLES = (
 BUILD = """
 import json, sys
 from pathlib import Path
-from runtime.dbt import run_dbt
+from runtime.pipeline.dbt import run_dbt
 job = json.load(sys.stdin)
 outcome = run_dbt("build", job["args"], job["env"], Path(job["work"]))
 failed = [check.name for check in outcome.failed_checks]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from runtime.dbt import PROJECT_DIR, DbtOutcome, run_dbt
-from runtime.reference import WITHOUT_SEEDS, build_with_reference_data
-from runtime.run import TARGET_SETTINGS_ENV
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import PROJECT_DIR, DbtOutcome, run_dbt
+from runtime.pipeline.reference import WITHOUT_SEEDS, build_with_reference_data
+from runtime.pipeline.run import TARGET_SETTINGS_ENV
 
 PHI_KEY = "reference-test-key-0123456789abcdef0123"
 

@@ -19,10 +19,10 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from runtime.config import ConfigError, load_config
-from runtime.report import build_report, report_tenant
-from runtime.run_ledger import RunLedger
-from runtime.warehouse import Warehouse
+from runtime.core.config import ConfigError, load_config
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.run_ledger import RunLedger
+from runtime.reports.report import build_report, report_tenant
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
 from sandbox.generate import generate
 from tests.conftest import PHI_KEY, TENANT, write_config

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from load.formats import load_spec
-from runtime.phi import pseudonymize
+from runtime.core.phi import pseudonymize
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
 from sandbox.generate import generate
 from tests.conftest import PG_PASSWORD, WORLD_SCALE

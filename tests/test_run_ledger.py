@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runtime.run_ledger import COLUMNS, RunLedger
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.run_ledger import COLUMNS, RunLedger
 from tests.conftest import TENANT
 
 T0 = datetime(2026, 5, 1, 7, 30, tzinfo=UTC)

@@ -18,14 +18,14 @@ from extract.shared.rate_limit import LimiterRegistry
 from extract.veradigm import practice_fusion as pf
 from extract.veradigm import unity
 from extract.veradigm.touchworks import extract_touchworks
-from runtime import catalog
-from runtime.dbt import DbtOutcome, run_dbt
-from runtime.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION, hmac_pads
-from runtime.http import RetryPolicy
-from runtime.phi import PG_SETTING, pseudonymize
-from runtime.posting import Posting
-from runtime.run import TARGET_SETTINGS_ENV
-from runtime.warehouse import Warehouse
+from runtime.core import catalog
+from runtime.core.dbt_duckdb_phi import INNER_PAD_FUNCTION, OUTER_PAD_FUNCTION, hmac_pads
+from runtime.core.http import RetryPolicy
+from runtime.core.phi import PG_SETTING, pseudonymize
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import DbtOutcome, run_dbt
+from runtime.pipeline.posting import Posting
+from runtime.pipeline.run import TARGET_SETTINGS_ENV
 from sandbox import sunrise, touchworks
 from sandbox.canaries import canary_hits
 from sandbox.dbmotion.generator import practice_charges
@@ -144,7 +144,7 @@ def build(warehouse: Warehouse, work_dir: Path, source: str, *models: str) -> Db
             "EHRFUSION_STREAM": "allscripts",
             "EHRFUSION_DOMAIN": "identity",
         }
-        | catalog.journal_environment(source or None)
+        | catalog.contribution_environment(source or None)
     )
     Posting(warehouse).ensure()  # what Fusion posted: the Sunrise journal chain reads it
     if source:

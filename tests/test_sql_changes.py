@@ -27,7 +27,7 @@ from extract.shared.sql_changes import (
     connect,
     to_arrow,
 )
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 from sandbox.canaries import canary_hits
 from sandbox.sunrise import capture, database, generate, schema
 from sandbox.sunrise.database import sqlite_url

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from runtime.config import load_config
-from runtime.tick import tick
-from runtime.warehouse import Warehouse
+from runtime.core.config import load_config
+from runtime.core.warehouse import Warehouse
+from runtime.operations.tick import tick
 from sandbox import practice_fusion
 from sandbox.generate import generate
 from tests.conftest import TENANT, write_config

@@ -12,9 +12,9 @@ import pytest
 from load.formats import load_spec
 from load.fusion_client import client_for_tenant, fusion_url
 from load.outbox import Outbox
-from runtime.delivery.journal import JournalDelivery
-from runtime.domain import DomainContext
-from runtime.posting import Posting
+from runtime.pipeline.delivery.journal import JournalDelivery
+from runtime.pipeline.domain import DomainContext
+from runtime.pipeline.posting import Posting
 from tests.conftest import TENANT, ledger_lines, set_knobs
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from extract.allscripts.sunrise import TABLES, extract_sunrise
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 from sandbox.canaries import CANARY_MRNS, canary_hits
 from sandbox.sunrise import Mutation, clean_up_changes, generate, mutate, schema
 from sandbox.sunrise.database import arrow_schema

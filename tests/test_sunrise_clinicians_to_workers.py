@@ -1,5 +1,6 @@
 """Sunrise clinicians -> Fusion HCM Data Loader Worker.dat: the Sunrise stand-in is landed and
-`dbt build` of the Sunrise Worker target (runtime/catalog.py) runs on DuckDB and Postgres. The six
+`dbt build` of the Sunrise Worker target (runtime/core/catalog.py) runs on DuckDB and Postgres.
+The six
 component marts write a valid Worker.dat; a clinician is sent again only when its values differ
 from what Fusion accepted before its batch day; an expired licence suspends the assignment and
 puts the clinician on the HR review list; a clinician without a start date is held there."""
@@ -18,12 +19,12 @@ import sqlalchemy as sa
 from extract.allscripts.sunrise import extract_sunrise
 from load.formats import load_spec
 from load.hdl import validate_hdl, write_hdl_zip
-from runtime.config import Disclosure, Domain, FusionTarget
-from runtime.dbt import run_dbt
-from runtime.posting import Posting
-from runtime.run import dbt_environment
-from runtime.targets import dbt_selection
-from runtime.warehouse import Warehouse
+from runtime.core.config import Disclosure, Domain, FusionTarget
+from runtime.core.targets import dbt_selection
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import run_dbt
+from runtime.pipeline.posting import Posting
+from runtime.pipeline.run import dbt_environment
 from sandbox import sunrise
 from sandbox.sunrise import schema
 from sandbox.sunrise.database import engine_for, sqlite_url

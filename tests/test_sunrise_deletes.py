@@ -21,12 +21,12 @@ from click.testing import CliRunner
 
 from cli import main
 from extract.allscripts.sunrise import TABLES, extract_sunrise
-from runtime.config import Disclosure, Domain, FusionTarget, load_config
-from runtime.dbt import run_dbt
-from runtime.posting import POSTED_LINES, Posting
-from runtime.run import dbt_environment
-from runtime.targets import dbt_selection
-from runtime.warehouse import Warehouse
+from runtime.core.config import Disclosure, Domain, FusionTarget, load_config
+from runtime.core.targets import dbt_selection
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import run_dbt
+from runtime.pipeline.posting import POSTED_LINES, Posting
+from runtime.pipeline.run import dbt_environment
 from sandbox import sunrise
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate

@@ -20,12 +20,12 @@ import pyarrow as pa
 from extract.allscripts.sunrise import extract_sunrise
 from load.fbdi import write_fbdi_zip
 from load.formats import load_spec
-from runtime.config import Disclosure, Domain, FusionTarget
-from runtime.dbt import DbtOutcome, run_dbt
-from runtime.posting import Posting
-from runtime.run import dbt_environment
-from runtime.targets import dbt_selection
-from runtime.warehouse import Warehouse
+from runtime.core.config import Disclosure, Domain, FusionTarget
+from runtime.core.targets import dbt_selection
+from runtime.core.warehouse import Warehouse
+from runtime.pipeline.dbt import DbtOutcome, run_dbt
+from runtime.pipeline.posting import Posting
+from runtime.pipeline.run import dbt_environment
 from sandbox import sunrise, world
 from sandbox.sunrise.database import sqlite_url
 from tests.conftest import PHI_KEY

@@ -17,8 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from runtime.config import load_config
-from runtime.warehouse import Warehouse
+from runtime.core.config import load_config
+from runtime.core.warehouse import Warehouse
 from sandbox import sunrise
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from extract.allscripts.sunrise import TABLES, extract_sunrise
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 from sandbox.sunrise import Mutation, generate, mutate, schema
 from sandbox.sunrise.database import arrow_schema
 from tests.conftest import TENANT

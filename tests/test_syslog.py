@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.audit import AuditError, DisclosureLog, DisclosureRecord
-from runtime.config import AuditSettings, SyslogSettings
-from runtime.syslog import SD_FIELDS, SyslogSender, format_message
-from runtime.warehouse import Warehouse
+from runtime.compliance.audit import AuditError, DisclosureLog, DisclosureRecord
+from runtime.compliance.syslog import SD_FIELDS, SyslogSender, format_message
+from runtime.core.config import AuditSettings, SyslogSettings
+from runtime.core.warehouse import Warehouse
 from tests.conftest import TENANT
 
 HEADER = re.compile(

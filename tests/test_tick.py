@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.config import load_config
-from runtime.locks import domain_lock, writer_slot
-from runtime.run_ledger import RunLedger
-from runtime.status import status
-from runtime.tick import tick
-from runtime.warehouse import Warehouse
+from runtime.core.config import load_config
+from runtime.core.warehouse import Warehouse
+from runtime.operations.status import status
+from runtime.operations.tick import tick
+from runtime.pipeline.locks import domain_lock, writer_slot
+from runtime.pipeline.run_ledger import RunLedger
 from sandbox.generate import generate
 from tests.conftest import TENANT, write_config
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from extract.shared.sql_changes import SourceError
 from extract.veradigm.touchworks import TABLES, extract_touchworks
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 from sandbox.canaries import CANARY_MRNS, canary_hits
 from sandbox.touchworks import Mutation, advance_min_valid_version, generate, mutate
 from sandbox.touchworks import schema as tw_schema

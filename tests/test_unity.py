@@ -12,7 +12,7 @@ import requests
 
 from extract.shared.rate_limit import LimiterRegistry
 from extract.veradigm import unity
-from runtime.http import RetryPolicy
+from runtime.core.http import RetryPolicy
 from sandbox.canaries import canary_hits
 from sandbox.unity import APP_USER, APPNAME, PASSWORD, USERNAME, UnityServer, organisation
 

@@ -2,5 +2,5 @@
 sources), the SQL change reader (`sql_changes`), and the one place a dlt load into the
 warehouse is built (`landing`).
 
-Retries are `runtime.http`'s one policy; the dead-letter store is `extract.dead_letter`.
+Retries are `runtime.core.http`'s one policy; the dead-letter store is `extract.dead_letter`.
 """

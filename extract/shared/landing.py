@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 
 def warehouse_pipeline(

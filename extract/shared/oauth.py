@@ -20,7 +20,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from runtime.http import Observer, RetryPolicy, retrying_session
+from runtime.core.http import Observer, RetryPolicy, retrying_session
 
 REFRESH_BEFORE = 60.0
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -94,7 +94,7 @@ def client_credentials_session(
     **adapter_options,
 ) -> ClientCredentialsSession:
     """A retrying, rate-limited client-credentials session for `base_url` (https, or plain
-    http on loopback for the sandbox). `adapter_options` go to runtime.http's RetryAdapter
+    http on loopback for the sandbox). `adapter_options` go to runtime.core.http's RetryAdapter
     (sleep, draw) for tests."""
     _allow_plain_http_on_loopback(base_url)
     token_url = base_url.rstrip("/") + token_path

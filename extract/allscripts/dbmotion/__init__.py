@@ -19,7 +19,7 @@ from extract.shared.sql_changes import (
     SqlExtractReport,
     run_sql_source,
 )
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 __all__ = ["SOURCE", "TABLES", "extract_dbmotion"]
 

@@ -26,7 +26,7 @@ from extract.shared.sql_changes import (
     TableSpec,
     run_sql_source,
 )
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 __all__ = ["SOURCE", "TABLES", "extract_sunrise"]
 

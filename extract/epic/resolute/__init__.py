@@ -26,7 +26,7 @@ from extract.epic.resolute.helpers import (
 )
 from extract.epic.resolute.settings import DATASET_LAYER, SOURCE, TABLE
 from extract.shared.landing import load_into
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 __all__ = [
     "ExtractReport",

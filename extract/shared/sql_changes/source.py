@@ -29,7 +29,7 @@ from extract.shared.sql_changes.tables import (
     SqlExtractReport,
     TableSpec,
 )
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 
 def connect(url: str, source: str) -> sa.Engine:

@@ -3,7 +3,7 @@ practices (tenants) through their delta endpoints (docs/veradigm_contract.md).
 
 Each practice has its own OAuth2 client and its own request budget; its requests (token
 requests included) all pass through ONE token bucket for that practice from the process's
-`LimiterRegistry`, before every attempt and retry of runtime.http's retry policy. Practices
+`LimiterRegistry`, before every attempt and retry of runtime.core.http's retry policy. Practices
 are paged in parallel, one thread each; the delta cursor of every practice and table sits in
 dlt resource state and moves only with the page it follows, in the same load. A response that
 breaks the contract is quarantined and stops that table of that practice where it was; records
@@ -49,8 +49,8 @@ from extract.veradigm.practice_fusion.settings import (
     TABLES,
     TOKEN_PATH,
 )
-from runtime.http import Observer, RetryPolicy
-from runtime.warehouse import Warehouse
+from runtime.core.http import Observer, RetryPolicy
+from runtime.core.warehouse import Warehouse
 
 __all__ = [
     "BUDGET",

@@ -14,7 +14,7 @@ from extract.shared.oauth import client_credentials_session
 from extract.shared.rate_limit import TokenBucket
 from extract.veradigm.helpers import ContractError
 from extract.veradigm.practice_fusion.settings import PAGE_SIZE, TABLES, TOKEN_PATH
-from runtime.http import Observer, RetryPolicy
+from runtime.core.http import Observer, RetryPolicy
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from extract.shared.sql_changes import (
     run_sql_source,
 )
 from extract.veradigm.touchworks.settings import DATASET_LAYER, MECHANISMS, SOURCE, TABLES
-from runtime.warehouse import Warehouse
+from runtime.core.warehouse import Warehouse
 
 __all__ = ["SOURCE", "TABLES", "extract_touchworks"]
 

@@ -7,7 +7,7 @@ and moved only with the rows; each poll asks from `OVERLAP` before it, because a
 become visible after rows stamped later (a transaction committing late), and the merge on the
 key makes the re-read rows harmless. One security token serves the whole extract (fetched
 again once if Unity logs it out) and is retired at the end. Every request passes through the
-organisation's token bucket and runtime.http's retry policy; Magic reads are idempotent, so
+organisation's token bucket and runtime.core.http's retry policy; Magic reads are idempotent, so
 their POSTs are retried like GETs.
 """
 
@@ -37,8 +37,8 @@ from extract.veradigm.helpers import (
 )
 from extract.veradigm.unity.helpers import UnityClient, UnityCredentials, UnityError
 from extract.veradigm.unity.settings import ACTIONS, AMOUNTS, BEGINNING, BUDGET, OVERLAP, SOURCE
-from runtime.http import Observer, RetryPolicy
-from runtime.warehouse import Warehouse
+from runtime.core.http import Observer, RetryPolicy
+from runtime.core.warehouse import Warehouse
 
 __all__ = [
     "ACTIONS",

@@ -1,5 +1,5 @@
 """Helpers of the Unity source: one Unity login's client (security token, Magic JSON reads,
-paced by the organisation's token bucket through runtime.http's retry policy) and the checks
+paced by the organisation's token bucket through runtime.core.http's retry policy) and the checks
 of Magic answers."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import requests
 from extract.shared.rate_limit import TokenBucket
 from extract.veradigm.helpers import STAMP, ContractError
 from extract.veradigm.unity.settings import JSON_API, LOGGED_OUT
-from runtime.http import Observer, RetryPolicy, retrying_session
+from runtime.core.http import Observer, RetryPolicy, retrying_session
 
 
 @dataclass(frozen=True)

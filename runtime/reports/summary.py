@@ -1,0 +1,152 @@
+"""Present a run's result: a table for people, JSON for machines. Counts and paths only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from runtime.pipeline.domain import RunResult
+from runtime.pipeline.plan import Plan
+
+
+def run_to_json(result: RunResult) -> dict:
+    dbt = result.dbt
+    return {
+        "tenant": result.tenant,
+        "stream": result.stream,
+        "domain": result.domain,
+        "warehouse": result.warehouse,
+        "run_id": result.run_id,
+        "status": result.status,
+        "message": result.message,
+        "extract": {
+            "rows": result.rows_extracted,
+            "files_loaded": result.files_loaded,
+            "files_skipped": result.files_skipped,
+            "dead_letters": result.dead_letters,
+            "details": result.extract_details,
+        },
+        "dbt": None
+        if dbt is None
+        else {
+            "success": dbt.success,
+            "models": dbt.models,
+            "seeds": dbt.seeds,
+            "checks_passed": len(dbt.checks) - len(dbt.failed_checks),
+            "checks_failed": [asdict(c) for c in dbt.failed_checks],
+            "errors": dbt.errors,
+        },
+        "exceptions": {"lines": result.exception_lines, "by_reason": result.exceptions_by_reason},
+        "reconciliation": result.reconciliation,
+        "export": {
+            "lines": result.lines_exported,
+            "batches": [b.to_json() for b in result.batches],
+        },
+        "submit": None if result.submission is None else result.submission.to_json(),
+        "disclosures_recorded": result.disclosures,
+        "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
+        "seconds": result.seconds,
+    }
+
+
+def _extracted(result: RunResult) -> str:
+    """Rows landed and from where: feed files, or the tables/streams of a database or API."""
+    details = result.extract_details
+    if "tables" in details:  # a SQL change reader
+        scope = f"{details['mechanism']}, {len(details['tables'])} tables"
+    elif "streams" in details:  # a REST API
+        scope = f"{len(details['streams'])} streams, {details.get('requests', 0):,} requests"
+    else:
+        scope = f"{len(result.files_loaded)} new file(s), {result.files_skipped} already landed"
+    return f"{result.rows_extracted:,} ({scope})"
+
+
+def render_run(result: RunResult, console: Console) -> None:
+    """The summary table printed at the end of `run` and `demo`."""
+    table = Table(title=f"{result.tenant} / {result.stream} / {result.domain}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("warehouse", result.warehouse)
+    table.add_row("rows extracted", _extracted(result))
+    table.add_row(
+        "dead letters",
+        ", ".join(
+            f"{d.get('file') or d.get('table') or d.get('object')} ({d.get('reason_code')})"
+            for d in result.dead_letters
+        )
+        or "none",
+    )
+    if result.dbt is not None:
+        failed = result.dbt.failed_checks
+        table.add_row(
+            "dbt",
+            f"{result.dbt.models} models, {result.dbt.seeds} seeds, "
+            f"{len(result.dbt.checks) - len(failed)} checks passed, {len(failed)} failed",
+        )
+        for check in failed:
+            table.add_row("  failed check", f"{check.description} ({check.failures} rows)")
+    table.add_row("lines exported", f"{result.lines_exported:,} in {len(result.batches)} batch(es)")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in result.exceptions_by_reason.items())
+    table.add_row(
+        "exception lines", f"{result.exception_lines:,}" + (f" ({reasons})" if reasons else "")
+    )
+    recon = result.reconciliation
+    if recon:
+        table.add_row(
+            "reconciliation",
+            f"{recon['status']}: {recon['feed_days_reconciled']}/{recon['feed_days']} batches; "
+            f"source debits {recon['source_debit']} = posted before "
+            f"{recon['posted_before_debit']} + exported {recon['exported_debit']}"
+            f" + exceptions {recon['exception_debit']}",
+        )
+    if result.submission is not None:
+        sub = result.submission
+        statuses = ", ".join(sorted({b.status for b in sub.batches})) or "nothing to send"
+        table.add_row(
+            "posted to Fusion",
+            f"{sub.lines_posted:,} lines in {len(sub.batches)} batch(es) ({statuses}); "
+            f"{sub.lines_rejected:,} rejected to the operator queue",
+        )
+    table.add_row("disclosures recorded", f"{result.disclosures:,}")
+    table.add_row("outbox", result.outbox)
+    table.add_row("dead-letter store", result.dead_letter_dir)
+    table.add_row("status", result.status + (f": {result.message}" if result.message else ""))
+    console.print(table)
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    """The table `ehrfusion plan` prints: per batch, ledger, period and kind of line."""
+    table = Table(title=f"plan: {plan.tenant} / {plan.stream} / {plan.domain}")
+    for name in ("batch", "ledger", "period", "kind", "lines", "debit", "credit"):
+        table.add_column(name, justify="right" if name in ("lines", "debit", "credit") else "left")
+    for line in plan.lines:
+        table.add_row(
+            line.batch_date,
+            line.ledger_name,
+            line.period_name,
+            line.line_kind,
+            f"{line.lines:,}",
+            line.debit,
+            line.credit,
+        )
+    console.print(table)
+    if plan.finance_review:
+        review = Table(title="flagged for finance review (closed periods)")
+        for name in ("journal", "batch", "source period", "posted in", "treatment", "reason"):
+            review.add_column(name)
+        for row in plan.finance_review:
+            review.add_row(
+                row["journal_id"],
+                row["batch_date"],
+                row["source_period_name"],
+                row["correction_period_name"],
+                row["treatment"],
+                row["review_reason"],
+            )
+        console.print(review)
+    reasons = ", ".join(f"{k} {v:,}" for k, v in plan.exceptions_by_reason.items())
+    console.print(f"held as exceptions: {reasons or 'none'}")
+    console.print(f"fingerprint: {plan.fingerprint or '-'} (ehrfusion run --expect-plan ...)")
+    console.print("status: " + plan.status + (f": {plan.message}" if plan.message else ""))
