@@ -44,26 +44,44 @@ def test_each_source_extract_resolves_to_a_landing_function():
         assert callable(getattr(__import__(module, fromlist=[function]), function)), source.name
 
 
-def test_every_gl_source_contributes_one_model_under_the_journal_contract():
-    contracts = yaml.safe_load(
-        (DBT / "models/intermediate/_journal__contributions.yml").read_text()
-    )
-    contracted = {m["name"]: m for m in contracts["models"] if m["config"]["contract"]["enforced"]}
-    journals = {
-        source.name: target.journal
+def contracted_models(contracts_file: str) -> tuple[dict, list[str]]:
+    """The enforced models of a contributions file and its column list."""
+    contracts = yaml.safe_load((DBT / "models/intermediate" / contracts_file).read_text())
+    contracted = {
+        m["name"]: m
+        for m in contracts["models"]
+        if m.get("config", {}).get("contract", {}).get("enforced")
+    }
+    return contracted, [c["name"] for c in contracts["models"][0]["columns"]]
+
+
+def test_every_gl_source_contributes_one_model_of_journal_lines_or_of_charges():
+    journal_contracts, journal_columns = contracted_models("_journal__contributions.yml")
+    charge_contracts, charge_columns = contracted_models("_charges__contributions.yml")
+    gl_targets = {
+        source.name: target
         for source in catalog.SOURCES.values()
         for target in source.targets.values()
         if target.journal
     }
-    assert journals, "no GL source in the catalog"
-    columns = [c["name"] for c in contracts["models"][0]["columns"]]
-    for name, journal in journals.items():
-        assert journal.model in contracted, f"{name}: {journal.model} has no enforced contract"
-        assert [c["name"] for c in contracted[journal.model]["columns"]] == columns
-        sql = next(DBT.joinpath("models").rglob(f"{journal.model}.sql")).read_text()
+    assert gl_targets, "no GL source in the catalog"
+    assert any(t.charges for t in gl_targets.values()), "no charge source in the catalog"
+    for name, target in gl_targets.items():
+        # a charge source's charges become journal lines in the chain's one charge model
+        own = target.charges or target.journal.model
+        contracted, columns = (
+            (charge_contracts, charge_columns)
+            if target.charges
+            else (journal_contracts, journal_columns)
+        )
+        if target.charges:
+            assert target.journal.model == catalog.CHARGE_JOURNAL_LINES
+        assert own in contracted, f"{name}: {own} has no enforced contract"
+        assert [c["name"] for c in contracted[own]["columns"]] == columns
+        sql = next(DBT.joinpath("models").rglob(f"{own}.sql")).read_text()
         assert f"'{name}' as data_source" in sql
         # the chain selection starts from the contribution and builds the one journal chain
-        assert f"+{journal.model}" in source_target(name).select
+        assert f"+{own}" in source_target(name).select
         assert catalog.JOURNAL_CHAIN in source_target(name).select
 
 
@@ -73,7 +91,10 @@ def source_target(name: str) -> catalog.Target:
 
 def test_the_contribution_environment_names_every_contribution_and_the_domains_own():
     env = catalog.contribution_environment("veradigm_unity")
-    assert env["EHRFUSION_JOURNAL_MODEL"] == "int_unity__journal_lines"
+    assert env["EHRFUSION_JOURNAL_MODEL"] == catalog.CHARGE_JOURNAL_LINES
+    assert env["EHRFUSION_CHARGE_MODEL"] == "int_unity__charges"
+    assert "int_touchworks__charges" in env["EHRFUSION_CHARGE_MODELS"].split(",")
+    assert catalog.contribution_environment("epic_resolute_journal")["EHRFUSION_CHARGE_MODEL"] == ""
     assert set(env["EHRFUSION_JOURNAL_MODELS"].split(",")) == {
         t.journal.model for s in catalog.SOURCES.values() for t in s.targets.values() if t.journal
     }

@@ -77,6 +77,10 @@ RECORD_OBJECTS = {
 }
 # The journal chain's name in the contributions' environment (EHRFUSION_JOURNAL_MODEL).
 JOURNAL = "journal"
+# Charge sources contribute charges (EHRFUSION_CHARGE_MODEL) that this model of the chain turns
+# into balanced entries, their contribution to the journal chain.
+CHARGES = "charge"
+CHARGE_JOURNAL_LINES = "int_charge_journal_lines"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class Target:
     # their canonical shape (None: a landing target)
     chain: str | None = None
     contribution: str | None = None
+    # charge sources: their charges in the canonical charge shape (the CHARGES chain)
+    charges: str | None = None
     # record objects: FBDI CSV name or HDL component -> mart model, the primary one first
     marts: dict[str, str] = field(default_factory=dict)
     exceptions: str | None = None  # record objects: mart of held records with a reason
@@ -146,6 +152,25 @@ def _gl(
     )
 
 
+def _charges(
+    contribution: str,
+    staging: tuple[str, ...],
+    batch: str,
+    description: str,
+    tables: tuple[str, ...] | None = None,
+) -> Target:
+    """A charge source's GL target: its charges (intermediate/_charges__contributions.yml),
+    turned into balanced entries once for every charge source, then the one journal chain."""
+    return Target(
+        select=(*staging, f"+{contribution}", JOURNAL_CHAIN),
+        tables=tables,
+        journal=Journal(CHARGE_JOURNAL_LINES, batch, description),
+        chain=JOURNAL,
+        contribution=CHARGE_JOURNAL_LINES,
+        charges=contribution,
+    )
+
+
 def _records(fusion_object: str, contribution: str, tables: tuple[str, ...]) -> Target:
     """A record source's target: its contribution with everything upstream of it, then the
     object's shared models (with the seeds they read and what Fusion accepted)."""
@@ -160,20 +185,20 @@ def _records(fusion_object: str, contribution: str, tables: tuple[str, ...]) -> 
     )
 
 
-_TOUCHWORKS_GL = _gl(
-    "int_touchworks__journal_lines",
+_TOUCHWORKS_GL = _charges(
+    "int_touchworks__charges",
     ("path:models/staging/touchworks", RESTRICTED_ZIP3),
     "TOUCHWORKS CHARGES",
     "Veradigm TouchWorks charges landed on",
 )
-_PRACTICE_FUSION_GL = _gl(
-    "int_practice_fusion__journal_lines",
+_PRACTICE_FUSION_GL = _charges(
+    "int_practice_fusion__charges",
     ("stg_veradigm__pf_*", RESTRICTED_ZIP3),
     "PRACTICE FUSION CHARGES",
     "Practice Fusion charges landed on",
 )
-_UNITY_GL = _gl(
-    "int_unity__journal_lines",
+_UNITY_GL = _charges(
+    "int_unity__charges",
     ("stg_veradigm__unity_*", RESTRICTED_ZIP3),
     "UNITY CHARGES",
     "Veradigm Unity charges landed on",
@@ -199,8 +224,8 @@ SOURCES = {
             name="allscripts_sunrise",
             extract="extract.pipeline:land_sunrise",
             targets={
-                "GlInterface": _gl(
-                    "int_sunrise__journal_lines",
+                "GlInterface": _charges(
+                    "int_sunrise__charges",
                     (),
                     "SUNRISE CHARGES",
                     "Allscripts Sunrise charges landed on",
@@ -299,7 +324,10 @@ def contribution_environment(name: str | None) -> dict[str, str]:
     chains = (JOURNAL, *(o.chain for o in RECORD_OBJECTS.values()))
     targets = [t for s in SOURCES.values() for t in s.targets.values()]
     own = SOURCES[name].targets.values() if name in SOURCES else ()
-    env = {}
+    env = {
+        "EHRFUSION_CHARGE_MODELS": ",".join(sorted({t.charges for t in targets if t.charges})),
+        "EHRFUSION_CHARGE_MODEL": next((t.charges for t in own if t.charges), ""),
+    }
     for chain in chains:
         every = sorted({t.contribution for t in targets if t.chain == chain and t.contribution})
         mine = [t.contribution for t in own if t.chain == chain and t.contribution]

@@ -10,9 +10,12 @@
 {% macro domain_contribution(chain) %}
     {%- set setting = 'EHRFUSION_' ~ chain | upper ~ '_MODEL' -%}
     {%- set current = env_var(setting, '') -%}
-    {%- for model in env_var(setting ~ 'S', '').split(',') if model and model != current -%}
-        {%- do ref(model) -%}
-    {%- endfor -%}
+    {#- lineage only: at execution a ref would pull an ephemeral contribution into the SQL -#}
+    {%- if not execute -%}
+        {%- for model in env_var(setting ~ 'S', '').split(',') if model and model != current -%}
+            {%- do ref(model) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- if current -%}
         {{ return(ref(current)) }}
     {%- elif execute and flags.WHICH != 'compile' -%}

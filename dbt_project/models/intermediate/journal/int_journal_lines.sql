@@ -6,21 +6,11 @@
 -- (stream, domain); a build reads and writes only its own source's rows.
 --
 -- EHRFUSION_JOURNAL_MODEL names the domain's contribution and EHRFUSION_JOURNAL_MODELS every
--- GL source's (both set by `ehrfusion` from the source catalog), so dbt's lineage runs from each
--- source table to each Fusion column while a build compiles only its own source.
+-- GL source's (both set by `ehrfusion` from the source catalog; macros/utils/domain_contribution),
+-- so dbt's lineage runs from each source table to each Fusion column while a build compiles only
+-- its own source. Charge sources contribute through int_charge_journal_lines.
 
-{%- set current = env_var('EHRFUSION_JOURNAL_MODEL', '') %}
-{%- for model in env_var('EHRFUSION_JOURNAL_MODELS', '').split(',') if model and model != current %}
--- depends_on: {{ ref(model) }}
-{%- endfor %}
-{%- if current %}
-    {%- set contribution = ref(current) %}
-{%- elif execute %}
-    {{ exceptions.raise_compiler_error(
-        "EHRFUSION_JOURNAL_MODEL is not set: the journal chain builds for a GL domain only "
-        ~ "(ehrfusion sets it from the source catalog)"
-    ) }}
-{%- endif %}
+{%- set contribution = domain_contribution('journal') %}
 
 select
     data_source,
