@@ -165,7 +165,7 @@ def test_deleted_devices_and_clinicians_go_to_review_not_to_fusion(stream, wareh
     assert devices["export"]["batches"] == [] and workers["export"]["batches"] == []
     assert len(stored(simulator, "FaMassAdditions")) == objects_before
     review = dict(
-        mart(warehouse, "exceptions__mass_additions_sunrise", "asset_tag, exception_reason")
+        mart(warehouse, "exceptions__mass_additions", "asset_tag, exception_reason")
     )
     assert {tag: review.get(tag) for tag in gone_assets} == {
         **{tag: "deleted in Sunrise after addition" for tag in sorted(added)[:2]},
@@ -173,7 +173,7 @@ def test_deleted_devices_and_clinicians_go_to_review_not_to_fusion(stream, wareh
     }
     assert devices["exceptions"]["by_reason"]["deleted in Sunrise after addition"] == 2
     hr = mart(
-        warehouse, "exceptions__clinician_credentials_sunrise", "record_key, exception_reason"
+        warehouse, "exceptions__workers", "record_key, exception_reason"
     )
     listed = {key: [r for k, r in hr if k == key] for key in gone_clinicians}
     assert listed == {

@@ -17,7 +17,7 @@ from datetime import date
 from load.fusion_client import FusionClient
 from load.outbox import Outbox, OutboxBatch
 from runtime.core.config import ConfigError
-from runtime.core.targets import target_of
+from runtime.core.targets import record_rows, target_of
 from runtime.pipeline.delivery.batches import ReloadRefused, ReloadResult, SubmitResult
 from runtime.pipeline.delivery.protocol import unsettled
 from runtime.pipeline.delivery.records_submit import (
@@ -46,11 +46,17 @@ class RecordDelivery:
         return None
 
     def summarize(self, ctx: DomainContext, result: RunResult) -> None:
-        mart = f"{ctx.warehouse.schema('marts')}.{target_of(ctx.domain).exceptions}"
+        held = record_rows(
+            ctx.warehouse,
+            ctx.stream.name,
+            ctx.domain.name,
+            target_of(ctx.domain).exceptions,
+            "held",
+        )
         result.exceptions_by_reason = {
             str(reason): int(count)
             for reason, count in ctx.warehouse.query(
-                f"select exception_reason, count(*) from {mart} "
+                f"select exception_reason, count(*) from {held} "
                 "group by exception_reason order by exception_reason"
             )
         }
