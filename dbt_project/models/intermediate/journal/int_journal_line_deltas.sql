@@ -9,6 +9,8 @@
 -- Each entry's rows balance per accounting date because the current entry and every earlier
 -- posting of it balance. Amounts net to zero are dropped: an unchanged restatement posts nothing.
 
+{%- set segments = ['segment1', 'segment2', 'segment3', 'segment4', 'segment5', 'segment6'] %}
+
 with
 
 lines as (
@@ -57,12 +59,9 @@ posted_before as (
         lines.correction_path,
         posted.accounting_date,
         posted.currency_code,
-        posted.segment1,
-        posted.segment2,
-        posted.segment3,
-        posted.segment4,
-        posted.segment5,
-        posted.segment6,
+        {%- for segment in segments %}
+        posted.{{ segment }},
+        {%- endfor %}
         coalesce(posted.entered_dr, 0) as entered_dr,
         coalesce(posted.entered_cr, 0) as entered_cr
 
@@ -84,12 +83,9 @@ movements as (
         batch_date,
         accounting_date,
         currency_code,
-        segment1,
-        segment2,
-        segment3,
-        segment4,
-        segment5,
-        segment6,
+        {%- for segment in segments %}
+        {{ segment }},
+        {%- endfor %}
         correction_path,
         entered_dr,
         entered_cr
@@ -104,12 +100,9 @@ movements as (
         batch_date,
         accounting_date,
         currency_code,
-        segment1,
-        segment2,
-        segment3,
-        segment4,
-        segment5,
-        segment6,
+        {%- for segment in segments %}
+        {{ segment }},
+        {%- endfor %}
         correction_path,
         -entered_dr as entered_dr,
         -entered_cr as entered_cr
@@ -124,7 +117,7 @@ changed_lines as (
     select journal_id
     from movements
     where correction_path = 'reverse_and_repost'
-    group by journal_id, source_line_id, currency_code, segment1, segment2, segment3, segment4, segment5, segment6
+    group by journal_id, source_line_id, currency_code, {{ segments | join(', ') }}
     having sum(entered_dr) <> 0 or sum(entered_cr) <> 0
 
 ),
@@ -144,12 +137,9 @@ new_lines as (
         batch_date,
         accounting_date,
         currency_code,
-        segment1,
-        segment2,
-        segment3,
-        segment4,
-        segment5,
-        segment6,
+        {%- for segment in segments %}
+        {{ segment }},
+        {%- endfor %}
         entered_dr,
         entered_cr,
         'NEW' as line_kind
@@ -166,12 +156,9 @@ corrections as (
         batch_date,
         accounting_date,
         currency_code,
-        segment1,
-        segment2,
-        segment3,
-        segment4,
-        segment5,
-        segment6,
+        {%- for segment in segments %}
+        {{ segment }},
+        {%- endfor %}
         sum(entered_dr) as entered_dr,
         sum(entered_cr) as entered_cr,
         'CORRECTION' as line_kind
@@ -179,7 +166,7 @@ corrections as (
     where correction_path = 'correct_in_place'
     group by
         source_line_id, journal_id, batch_date, accounting_date, currency_code,
-        segment1, segment2, segment3, segment4, segment5, segment6
+        {{ segments | join(', ') }}
 
 ),
 
@@ -191,12 +178,9 @@ reversals as (
         posted_before.batch_date,
         posted_before.batch_date as accounting_date,
         posted_before.currency_code,
-        posted_before.segment1,
-        posted_before.segment2,
-        posted_before.segment3,
-        posted_before.segment4,
-        posted_before.segment5,
-        posted_before.segment6,
+        {%- for segment in segments %}
+        posted_before.{{ segment }},
+        {%- endfor %}
         -sum(posted_before.entered_dr) as entered_dr,
         -sum(posted_before.entered_cr) as entered_cr,
         'REVERSAL' as line_kind
@@ -209,12 +193,9 @@ reversals as (
         posted_before.journal_id,
         posted_before.batch_date,
         posted_before.currency_code,
-        posted_before.segment1,
-        posted_before.segment2,
-        posted_before.segment3,
-        posted_before.segment4,
-        posted_before.segment5,
-        posted_before.segment6
+        {%- for segment in segments %}
+        posted_before.{{ segment }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
 ),
 
@@ -226,12 +207,9 @@ reposts as (
         desired.batch_date,
         desired.batch_date as accounting_date,
         desired.currency_code,
-        desired.segment1,
-        desired.segment2,
-        desired.segment3,
-        desired.segment4,
-        desired.segment5,
-        desired.segment6,
+        {%- for segment in segments %}
+        desired.{{ segment }},
+        {%- endfor %}
         desired.entered_dr,
         desired.entered_cr,
         'REPOST' as line_kind
@@ -263,12 +241,9 @@ select
     line_kind,
     accounting_date,
     currency_code,
-    segment1,
-    segment2,
-    segment3,
-    segment4,
-    segment5,
-    segment6,
+    {%- for segment in segments %}
+    {{ segment }},
+    {%- endfor %}
     nullif(entered_dr, 0) as entered_dr,
     nullif(entered_cr, 0) as entered_cr
 
