@@ -129,30 +129,14 @@ mapped as (
         located.feed_date,
         located.delivered_on,
         located.accounting_date,
+        -- the six segments: by CPT code where the line says so, else the exact department's
+        -- row or the facility-wide one
+        {%- for segment in ['company', 'cost_center', 'account', 'sub_account', 'intercompany', 'future'] %}
         case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_company
-            else coalesce(exact.company, facility_wide.company)
-        end as fusion_company,
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_cost_center
-            else coalesce(exact.cost_center, facility_wide.cost_center)
-        end as fusion_cost_center,
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_account
-            else coalesce(exact.account, facility_wide.account)
-        end as fusion_account,
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_sub_account
-            else coalesce(exact.sub_account, facility_wide.sub_account)
-        end as fusion_sub_account,
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_intercompany
-            else coalesce(exact.intercompany, facility_wide.intercompany)
-        end as fusion_intercompany,
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_future
-            else coalesce(exact.future, facility_wide.future)
-        end as fusion_future
+            when located.cpt_crosswalk_system is not null then by_cpt.cpt_{{ segment }}
+            else coalesce(exact.{{ segment }}, facility_wide.{{ segment }})
+        end as fusion_{{ segment }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
     from located
 
