@@ -33,6 +33,7 @@ import requests
 from load.fbdi import write_fbdi_zip
 from load.formats import load_spec
 from load.fusion_client import BasicCredentials, FusionClient, FusionError
+from sandbox.fusion import fbdi_csv
 from sandbox.fusion.catalog import Column, CsvLayout, FbdiObject, fbdi_objects
 from sandbox.fusion.server import ERP_INTEGRATIONS, PASSWORD, USERNAME, FusionSimulator
 
@@ -555,6 +556,47 @@ def test_a_subinventory_must_belong_to_the_organization(fusion, api) -> None:
     assert codes(rejected) == [("1", "EO02")]
 
 
+def test_a_bulk_inventory_file_rejects_rows_with_their_line_and_reason(
+    fusion, api, monkeypatch
+) -> None:
+    """Thousands of lines read in many blocks: each rejected row keeps its line number and
+    its first problem (the column checks in column order, then Fusion's rules)."""
+    monkeypatch.setattr(fbdi_csv, "BLOCK_BYTES", 64 * 1024)
+    spec = OBJECTS["InvTransactionsInterface"]
+    good = sample_row(spec.primary) | {"SOURCE_HEADER_ID": "4242", "TRANSACTION_QUANTITY": "3"}
+    spoiled = {
+        701: {"ORGANIZATION_NAME": "nowhere", "TRANSACTION_DATE": "2026/13/01"},  # ED01 first
+        1402: {"TRANSACTION_QUANTITY": "3 ", "ORGANIZATION_NAME": "nowhere"},  # EN01 first
+        2103: {"SUBINVENTORY_CODE": "OR-STOCK"},
+        2804: {"TRANSACTION_QUANTITY": "-3"},
+        3005: {"SOURCE_LINE_ID": "7"},  # line 7 has it
+        3006: {"DST_SEGMENT7": "000"},
+    }
+    rows = [
+        fields(spec.primary, good | {"SOURCE_LINE_ID": str(n)} | spoiled.get(n, {}))
+        for n in range(1, 3201)
+    ]
+    status, text, rejected, stored = run(fusion, api, spec, zip_of({spec.csv_file: rows}), "")
+
+    assert status == "WARNING"
+    assert [(r["line_number"], r["error_code"], r["message"]) for r in rejected] == [
+        ("701", "ED01", "column TRANSACTION_DATE is not a YYYY/MM/DD date"),
+        ("1402", "EN01", "column TRANSACTION_QUANTITY is not a number"),
+        ("2103", "EO02", "SUBINVENTORY_CODE is not a subinventory of the organization"),
+        ("2804", "EQ01", "TRANSACTION_QUANTITY must be positive for a Miscellaneous Receipt"),
+        (
+            "3005",
+            "EK02",
+            "SOURCE_CODE, SOURCE_HEADER_ID and SOURCE_LINE_ID repeat line 7 of this file",
+        ),
+        ("3006", "EF04", "the account must use DST_SEGMENT1 to DST_SEGMENT6 and only those"),
+    ]
+    assert "Rows: 3194 imported, 6 rejected." in text
+    assert len(stored) == 3194
+    assert [r["LineNumber"] for r in stored[699:702]] == [700, 702, 703]
+    assert stored[0]["Values"] == good | {"SOURCE_LINE_ID": "1"}
+
+
 def mass_additions(rows: list[dict[str, str]], distributions: list[dict[str, str]]) -> bytes:
     spec = OBJECTS["FaMassAdditions"]
     additions, dists, _ = spec.files
@@ -631,6 +673,30 @@ def test_mass_additions_need_a_known_book_category_and_distributions(fusion, api
     assert [(r["error_code"], r["message"]) for r in rejected] == [
         ("EK02", "MASS_ADDITION_ID exists already"),
         ("EA06", "the mass addition of this distribution is rejected"),
+    ]
+
+
+def test_a_column_is_judged_by_its_own_csv(fusion, api) -> None:
+    """MASS_ADDITION_ID is required in FaMassAdditions.csv, not in FaMcMassRates.csv: empty in
+    a rate row, it names no mass addition (EK01) rather than missing (ER01)."""
+    spec = OBJECTS["FaMassAdditions"]
+    additions, distributions, rates = spec.files
+    document = zip_of(
+        {
+            additions.csv_file: [
+                fields(additions, sample_row(additions) | {"MASS_ADDITION_ID": "701"}),
+                fields(additions, sample_row(additions) | {"MASS_ADDITION_ID": ""}),
+            ],
+            distributions.csv_file: [
+                fields(distributions, sample_row(distributions) | {"MASS_ADDITION_ID": "701"})
+            ],
+            rates.csv_file: [fields(rates, sample_row(rates) | {"MASS_ADDITION_ID": ""})],
+        }
+    )
+    _, _, rejected, _ = run(fusion, api, spec, document, "")
+    assert [(r["csv_file"], r["line_number"], r["message"]) for r in rejected] == [
+        (additions.csv_file, "2", "required column MASS_ADDITION_ID is empty"),
+        (rates.csv_file, "1", "MASS_ADDITION_ID names no accepted row of FaMassAdditions.csv"),
     ]
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Column = pa.Array | pa.ChunkedArray
+Problem = tuple[str, str]  # (error code, message)
 
 
 def empty_strings(length: int) -> pa.Array:
@@ -133,3 +134,51 @@ def mapped(column: Column, convert: Callable[[Any], Any], type_: pa.DataType) ->
     value."""
     indices, values = codes(column)
     return pa.array([convert(v) for v in values], type_).take(pa.array(indices))
+
+
+class Problems:
+    """Every (code, message) rows of one import carry, numbered as met; -1 is no problem."""
+
+    def __init__(self) -> None:
+        self.pairs: list[Problem] = []
+        self._numbers: dict[Problem, int] = {}
+
+    def number(self, problem: Problem | None) -> int:
+        """The problem's number (-1 for None)."""
+        if problem is None:
+            return -1
+        found = self._numbers.get(problem)
+        if found is None:
+            found = self._numbers[problem] = len(self.pairs)
+            self.pairs.append(problem)
+        return found
+
+    def where(self, mask: np.ndarray, problem: Problem) -> np.ndarray:
+        """The problem's number where `mask` holds, -1 elsewhere."""
+        return np.where(mask, self.number(problem), -1)
+
+    def per_value(self, column: Column, judge: Callable[[Any], Problem | None]) -> np.ndarray:
+        """Per row, the number of `judge(value)` (a problem or None), judged once per value."""
+        return per_value(column, lambda value: self.number(judge(value)), np.int32)
+
+    def columns(self, numbers: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The codes and the messages of these problem numbers."""
+        at = pa.array(numbers, pa.int32())
+        codes = pa.array([code for code, _ in self.pairs], pa.string())
+        messages = pa.array([message for _, message in self.pairs], pa.string())
+        return codes.take(at), messages.take(at)
+
+    def counts(self, numbers: np.ndarray) -> dict[str, int]:
+        """How many of these problem numbers each code has, by code."""
+        found: dict[str, int] = {}
+        for number, count in enumerate(np.bincount(numbers, minlength=len(self.pairs))):
+            if count:
+                code = self.pairs[number][0]
+                found[code] = found.get(code, 0) + int(count)
+        return dict(sorted(found.items()))
+
+
+def first_problem(problem: np.ndarray, candidate: np.ndarray) -> None:
+    """Give the rows without a problem yet their candidate problem (-1: none)."""
+    unset = (problem < 0) & (candidate >= 0)
+    problem[unset] = candidate[unset]

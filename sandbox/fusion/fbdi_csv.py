@@ -35,6 +35,7 @@ from sandbox.fusion.columns import empty_strings
 END_MARKER = "END"
 BLOCK_BYTES = 8 << 20  # one block of the CSV: about 20,000 GlInterface lines
 EXACT_ROWS = 16_384  # rows per record batch when `csv.reader` reads the file
+SMALL_BYTES = 64 << 10  # a file this small is read by csv.reader at once
 _BOM = codecs.BOM_UTF8
 
 
@@ -105,12 +106,18 @@ Opener = Callable[[], IO[bytes]]
 S = TypeVar("S", bound=Sink)
 
 
-def load(open_entry: Opener, shape: Shape, new_sink: Callable[[], S]) -> S:
+def load(open_entry: Opener, shape: Shape, new_sink: Callable[[], S], size: int | None = None) -> S:
     """Feed the CSV's rows to a new sink, block by block; LoadError as `csv.reader` would fail.
 
     `open_entry` opens the CSV's bytes afresh: a file that the fast read cannot vouch for is
-    read again with `csv.reader`, into a new sink.
+    read again with `csv.reader`, into a new sink. A file of at most SMALL_BYTES (`size`, when
+    known) is read by `csv.reader` straight away: for so few lines it is the quicker.
     """
+    if size is not None and size <= SMALL_BYTES:
+        sink = new_sink()
+        for first_line, batch in _exact(open_entry, shape):
+            sink.add(first_line, batch)
+        return sink
     sink = new_sink()
     blocks = _fast(open_entry, shape)
     try:
@@ -327,9 +334,11 @@ def _exact(open_entry: Opener, shape: Shape) -> Iterator[tuple[int, pa.RecordBat
 
 
 def _from_rows(rows: list[list[str]], shape: Shape) -> pa.RecordBatch:
-    columns = [
-        pa.array(values, pa.string())
-        for name, values in zip(shape.names, zip(*rows, strict=True), strict=True)
-        if name in shape.needed
-    ]
-    return pa.record_batch(columns, names=[n for n in shape.names if n in shape.needed])
+    """Rows as a record batch of the needed columns: one array of every value column after
+    column, sliced (one conversion, however wide the layout)."""
+    wanted = [i for i, name in enumerate(shape.names) if name in shape.needed]
+    by_column = list(zip(*rows, strict=True))
+    values = pa.array([v for i in wanted for v in by_column[i]], pa.string())
+    count = len(rows)
+    columns = [values.slice(k * count, count) for k in range(len(wanted))]
+    return pa.record_batch(columns, names=[shape.names[i] for i in wanted])

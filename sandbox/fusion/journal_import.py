@@ -40,9 +40,12 @@ import pyarrow.compute as pc
 
 from sandbox.fusion.catalog import Column, FbdiObject, fbdi_object
 from sandbox.fusion.columns import (
+    Problem,
+    Problems,
     column_or_empty,
     encoded,
     few_values,
+    first_problem,
     group_numbers,
     is_all_empty,
     is_empty,
@@ -77,7 +80,6 @@ _NO_AMOUNT = ("ER01", "required column ENTERED_DR or ENTERED_CR is empty")
 _WRONG_JOB = ("ES01", "journal source or group id does not match the job parameters")
 _BAD_SEGMENTS = ("EF04", "segment combination must use SEGMENT1 to SEGMENT6 and only those")
 _OTHER_LINE = ("EJ01", "journal rejected: another line of the journal has errors")
-Problem = tuple[str, str]
 
 
 @cache
@@ -115,38 +117,6 @@ class Outcome:
     rejected: pa.Table | None = None
 
 
-class Problems:
-    """Every (code, message) rows of one import carry, numbered as met; -1 is no problem."""
-
-    def __init__(self) -> None:
-        self.pairs: list[Problem] = []
-        self._numbers: dict[Problem, int] = {}
-
-    def number(self, problem: Problem | None) -> int:
-        """The problem's number (-1 for None)."""
-        if problem is None:
-            return -1
-        found = self._numbers.get(problem)
-        if found is None:
-            found = self._numbers[problem] = len(self.pairs)
-            self.pairs.append(problem)
-        return found
-
-    def where(self, mask: np.ndarray, problem: Problem) -> np.ndarray:
-        """The problem's number where `mask` holds, -1 elsewhere."""
-        return np.where(mask, self.number(problem), -1)
-
-    def per_value(self, column: pa.ChunkedArray | pa.Array, judge) -> np.ndarray:
-        """Per row, the number of `judge(value)` (a problem or None), judged once per value."""
-        return per_value(column, lambda value: self.number(judge(value)), np.int32)
-
-
-def first_problem(problem: np.ndarray, candidate: np.ndarray) -> None:
-    """Give the rows without a problem yet their candidate problem (-1: none)."""
-    unset = (problem < 0) & (candidate >= 0)
-    problem[unset] = candidate[unset]
-
-
 @dataclass
 class Loaded:
     """A loaded GlInterface.csv: the columns posting and rejecting need, one row per line in
@@ -171,7 +141,12 @@ def load_lines(document: bytes, params: JobParameters) -> Loaded:
         raise LoadError(f"the zip holds no {layout.csv_file}")
     shape = Shape(layout.csv_file, tuple(c.name for c in layout.columns), _needed_columns())
     try:
-        blocks = load(lambda: archive.open(names[0]), shape, lambda: _Blocks(params))
+        blocks = load(
+            lambda: archive.open(names[0]),
+            shape,
+            lambda: _Blocks(params),
+            archive.getinfo(names[0]).file_size,
+        )
     except (zipfile.BadZipFile, zlib.error, EOFError):
         raise LoadError(f"{layout.csv_file} cannot be read from the zip") from None
     if not sum(blocks.lengths):
@@ -297,16 +272,12 @@ def import_journals(
     if len(posted):
         outcome.status = WARNING if len(rejected) else SUCCEEDED
     rejected_journals = int(np.count_nonzero(journal_problem >= 0))
-    counts: dict[str, int] = {}
-    for number, count in enumerate(np.bincount(problem[rejected], minlength=len(problems.pairs))):
-        if count:
-            code = problems.pairs[number][0]
-            counts[code] = counts.get(code, 0) + int(count)
+    counts = problems.counts(problem[rejected])
     outcome.log.extend(
         [
             f"Journals: {journals - rejected_journals} posted, {rejected_journals} rejected.",
             f"Lines: {len(posted)} posted, {len(rejected)} rejected.",
-            *(f"Rejected lines with {code}: {count}" for code, count in sorted(counts.items())),
+            *(f"Rejected lines with {code}: {count}" for code, count in counts.items()),
         ]
     )
     return outcome
@@ -412,16 +383,14 @@ def _rejected(
 ) -> pa.Table:
     """The rejected rows (in line order) in REJECTED_HEADER's columns."""
     at = pa.array(rows, pa.int64())
-    numbers = pa.array(problem[rows], pa.int32())
-    codes = pa.array([code for code, _ in problems.pairs], pa.string())
-    messages = pa.array([message for _, message in problems.pairs], pa.string())
+    codes, messages = problems.columns(problem[rows])
     columns = [
         pa.array(rows + 1, pa.int64()),
         column_or_empty(lines, "GROUP_ID").take(at),
         column_or_empty(lines, "REFERENCE4").take(at),
         column_or_empty(lines, "REFERENCE23").take(at),
-        codes.take(numbers),
-        messages.take(numbers),
+        codes,
+        messages,
     ]
     return pa.table(columns, names=list(REJECTED_HEADER))
 

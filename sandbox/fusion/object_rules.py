@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from decimal import Decimal
+from functools import cache
 
 from sandbox.fusion import chart, enterprise
 from sandbox.fusion.catalog import FbdiObject, Job
@@ -41,6 +42,13 @@ _CATEGORY_SEGMENTS = tuple(f"CATEGORY_SEGMENT{i}" for i in range(1, 8))
 Problem = tuple[str, str]
 
 
+@cache
+def _segment_names(prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`<prefix>1..6` and `<prefix>7..30`."""
+    names = tuple(f"{prefix}{i}" for i in range(1, _SEGMENTS + 1))
+    return names[:_USED_SEGMENTS], names[_USED_SEGMENTS:]
+
+
 def rules_for(spec: FbdiObject, books: Books) -> ObjectRules | None:
     """The rules of the spec's object, or None when only its columns are checked."""
     ledger = books.ledgers[chart.LEDGER_ID]
@@ -54,9 +62,9 @@ def rules_for(spec: FbdiObject, books: Books) -> ObjectRules | None:
 def account_problem(row: dict[str, str], prefix: str, ledger: Ledger) -> Problem | None:
     """EF04 unless `<prefix>1..6` form a valid, enabled combination and `<prefix>7..30` are
     empty (the chart has six segments)."""
-    used = [row[f"{prefix}{i}"] for i in range(1, _USED_SEGMENTS + 1)]
-    unused = [row.get(f"{prefix}{i}", "") for i in range(_USED_SEGMENTS + 1, _SEGMENTS + 1)]
-    if not all(used) or any(unused):
+    used_names, unused_names = _segment_names(prefix)
+    used = [row[name] for name in used_names]
+    if not all(used) or any(row.get(name, "") for name in unused_names):
         return "EF04", f"the account must use {prefix}1 to {prefix}{_USED_SEGMENTS} and only those"
     problem = ledger.combination_problem(chart.combination(*used))
     return ("EF04", problem) if problem else None
