@@ -22,6 +22,7 @@ import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sandbox.fusion.catalog import CLEAR, HdlComponent, HdlObject, hdl_objects
 from sandbox.fusion.hcm_store import HcmStore
@@ -276,6 +277,7 @@ class _DatFile:
         )
 
 
+@lru_cache(maxsize=4096)  # a file carries few distinct dates
 def _is_date(value: str) -> bool:
     match = _DATE.match(value)
     if match is None:

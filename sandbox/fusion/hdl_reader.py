@@ -35,6 +35,8 @@ class StructureError:
 
 def split_fields(line: str) -> list[str]:
     """Split a line on unescaped `|` and undo the escapes (`\\|`, `\\\\`, `\\n` a line break)."""
+    if "\\" not in line:  # nothing escaped: every `|` separates
+        return line.split("|")
     fields, current, escaped = [], [], False
     for char in line:
         if escaped:
