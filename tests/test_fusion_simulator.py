@@ -756,6 +756,13 @@ LONG = b"x" * (csv.field_size_limit() + 1)
         PLAIN + b'a,b"c,d\n',
         PLAIN + b'a,"b"c,d\n',
         PLAIN + b'a,"b,c\n',
+        PLAIN + b'a,"b" ,c\n' + PLAIN,
+        PLAIN + b'a, "b",c\n' + PLAIN,
+        PLAIN + b'"a""",b"",""""\n' + PLAIN,
+        PLAIN + b'a,"b,"c,d\n' + PLAIN,
+        PLAIN.replace(b",w\n", b',"w,x"\n'),
+        PLAIN.replace(b",w\n", b',"w,x"\r\n'),
+        b'"a,b",c,d\n' + PLAIN,
         PLAIN + b"\n" + PLAIN,
         PLAIN + b"\r\n" + PLAIN,
         PLAIN + b"\n",
@@ -784,7 +791,16 @@ def test_the_reader_reads_every_file_as_csv_reader_does(monkeypatch, data, shape
     assert read(data, shape) == read_by_csv_reader(data, shape)
 
 
-@pytest.mark.parametrize("data", [PLAIN, PLAIN.replace(b"\n", b"\r\n"), b"a,b,c,END\n" * 300])
+@pytest.mark.parametrize(
+    "data",
+    [
+        PLAIN,
+        PLAIN.replace(b"\n", b"\r\n"),
+        b"a,b,c,END\n" * 300,
+        PLAIN.replace(b",w\n", b',"w,x"\n'),  # quoted values, each within its line
+        b'"a,b","c""d",e\n' * 300,
+    ],
+)
 def test_plain_files_are_read_by_pyarrow_alone(monkeypatch, data) -> None:
     def refuse(*args):
         raise AssertionError("csv.reader was asked")

@@ -1,16 +1,18 @@
 """One CSV of an FBDI zip read as Arrow record batches, exactly as Python's `csv.reader`
-(strict) reads it, and the column helpers the simulator's bulk checks share.
+(strict) reads it.
 
 The loads used to parse every line with `csv.reader` and check it field by field in Python.
-Here pyarrow's CSV reader parses the entry block by block as it is decompressed, so a load holds
-one block of every column at a time, and the caller checks each block as columns. pyarrow and
-`csv.reader` read the same rows from a UTF-8 file of unquoted fields whose lines are not empty
-and all have the same field count. While pyarrow reads, the raw bytes are watched for anything
-else: a quote character, an empty line, a byte-order mark, bytes that are not UTF-8; pyarrow
-reports a line with another field count, and a field longer than csv's field size limit is seen
-in its block. Such a file is read again by `csv.reader` itself, strictly, as before, so every
-file loads to the same rows, or fails with the same message and line, as it always did: only the
-common files load fast.
+Here pyarrow's CSV reader parses the entry a block of whole lines at a time as it is
+decompressed, so a load holds one block of its columns at a time, and the caller checks each
+block as columns. pyarrow and `csv.reader` read the same rows from a UTF-8 file whose lines are
+not empty, all have the same field count and are each a whole record. While pyarrow reads, the
+raw bytes are watched for anything else: a byte-order mark, a carriage return not ending a
+line, an empty line, a line longer than csv's field size limit, bytes that are not UTF-8, a
+line holding a quote character that `csv.reader` does not read as one whole record (a quote
+closing before anything but a separator, a value running on to the next line); pyarrow reports
+a line with another field count. Such a file is read again by `csv.reader` itself, strictly, as
+before, so every file loads to the same rows, or fails with the same message and line, as it
+always did: only the common files load fast. Small files are read by `csv.reader` at once.
 
 Line numbers are record numbers (a quoted value spanning lines is one record), as `csv.reader`
 counts them; an unparseable file names the physical line `csv.reader` stopped at.
@@ -147,9 +149,9 @@ class _NotPlain(Exception):
 
 class _Watch:
     """A read-only stream over the CSV's bytes that notes what pyarrow might read otherwise
-    than `csv.reader`: a byte-order mark, a quote character, a carriage return that is not
-    followed by a line feed, an empty line, a line longer than csv's field size limit, bytes
-    that are not UTF-8."""
+    than `csv.reader`: a byte-order mark, a carriage return that is not followed by a line
+    feed, an empty line, a line longer than csv's field size limit, bytes that are not UTF-8
+    (quotes are judged line by line, `_quoted_lines_are_records`)."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
@@ -179,7 +181,7 @@ class _Watch:
             return
         base = self.position
         raw = np.frombuffer(data, np.uint8)
-        if b'"' in data or (self.cr_pending and data[0] != 10) or (not base and data[:3] == _BOM):
+        if (self.cr_pending and data[0] != 10) or (not base and data[:3] == _BOM):
             self.plain = False
             return
         self.cr_pending = False
@@ -241,13 +243,16 @@ def _fast(open_entry: Opener, shape: Shape) -> Iterator[tuple[int, pa.RecordBatc
                 rest = data[cut:]
                 if not cut:
                     continue  # no line ends in the block yet
-                block = memoryview(data)[:cut]
             elif rest:
-                block, rest = memoryview(rest), b""
+                data, rest, cut = rest, b"", len(rest)
             else:
                 return
+            if data.find(b'"', 0, cut) >= 0 and not _quoted_lines_are_records(data, cut):
+                raise _NotPlain
             if options is None:
-                options, wanted = _options(shape, block.tobytes().split(b"\n", 1)[0], odd)
+                end = data.find(b"\n", 0, cut)
+                options, wanted = _options(shape, data[: cut if end < 0 else end], odd)
+            block = memoryview(data)[:cut]
             table = pa_csv.read_csv(pa.BufferReader(pa.py_buffer(block)), **options)
             if odd_lines:
                 raise _NotPlain
@@ -256,11 +261,32 @@ def _fast(open_entry: Opener, shape: Shape) -> Iterator[tuple[int, pa.RecordBatc
                 first_line += batch.num_rows
 
 
+def _quoted_lines_are_records(data: bytes, cut: int) -> bool:
+    """Whether each line of `data[:cut]` that holds a quote character is a whole record by
+    `csv.reader`'s strict rules: then pyarrow, reading quotes but no line end in a value,
+    reads it alike (a quote closing before anything but a separator, or a value running on
+    to the next line, is for `csv.reader` alone)."""
+    raw = np.frombuffer(data, np.uint8, count=cut)
+    ends = np.flatnonzero(raw == 10)
+    lines = np.unique(np.searchsorted(ends, np.flatnonzero(raw == 34)))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends + 1, [cut]))
+    try:
+        text = b"".join(data[starts[i] : stops[i]] for i in lines.tolist()).decode("utf-8")
+        records = sum(1 for _ in csv.reader(io.StringIO(text, newline=""), strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    return records == len(lines)
+
+
 def _options(shape: Shape, first: bytes, odd: Callable) -> tuple[dict, list[int]]:
     """pyarrow's read options for lines as wide as the `first`, and the positions of the
     columns it converts; _NotPlain if lines of that width need a look at each one."""
     count = shape.field_count
-    width = first.count(b",") + 1
+    try:
+        width = len(next(csv.reader([first.decode("utf-8").rstrip("\r")], strict=True)))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise _NotPlain from None
     if not shape.fast_width(width):
         raise _NotPlain
     names = [f"f{i}" for i in range(width)]
@@ -272,7 +298,7 @@ def _options(shape: Shape, first: bytes, odd: Callable) -> tuple[dict, list[int]
             use_threads=False, block_size=1 << 30, column_names=names
         ),
         "parse_options": pa_csv.ParseOptions(
-            quote_char=False, ignore_empty_lines=False, invalid_row_handler=odd
+            newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=odd
         ),
         "convert_options": pa_csv.ConvertOptions(
             check_utf8=False,
