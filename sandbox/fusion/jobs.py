@@ -135,6 +135,8 @@ class JobRunner:
                 job.status = result.status
                 job.log_zip = log_zip
                 job.document = None  # uploaded content is not kept beyond the job
+            del result
+            pa.default_memory_pool().release_unused()  # a big import's columns go back
 
     def _hold_running(self) -> bool:
         """Stay RUNNING for `job_seconds`, re-read as it passes so tests can end a slow job.
