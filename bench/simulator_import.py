@@ -45,8 +45,10 @@ FEED_DAY = "20261005"
 BATCH_NAME = f"EPIC {FEED_DAY}"
 USERNAME, PASSWORD = "ehrfusion.integration", "sandbox-password"
 TERMINAL = ("SUCCEEDED", "WARNING", "ERROR")
+# The simulator's process reports its own peak RSS (VmHWM): its rusage would count the pages
+# of the benchmark's process it was forked from.
 _SIMULATOR = """
-import json, sys
+import json, re, sys
 import sandbox.fusion
 from sandbox.fusion.server import FusionSimulator
 server = FusionSimulator().start()
@@ -54,6 +56,8 @@ server.knobs.job_seconds = 0
 print(json.dumps({"url": server.url, "code": sandbox.fusion.__file__}), flush=True)
 sys.stdin.read()
 server.stop()
+status = open("/proc/self/status").read()
+print(json.dumps({"peak_kb": int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))}))
 """
 
 
@@ -152,12 +156,12 @@ def start_simulator() -> tuple[subprocess.Popen, dict]:
 
 def stop_simulator(process: subprocess.Popen) -> float:
     """Stop the simulator's process; its peak RSS in MB."""
-    assert process.stdin is not None
+    assert process.stdin is not None and process.stdout is not None
     process.stdin.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    report = process.stdout.readline()
+    if process.wait() != 0 or not report:
         sys.exit("the simulator's process failed")
-    return usage.ru_maxrss / 1024
+    return json.loads(report)["peak_kb"] / 1024
 
 
 def main() -> None:
