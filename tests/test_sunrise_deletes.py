@@ -164,17 +164,13 @@ def test_deleted_devices_and_clinicians_go_to_review_not_to_fusion(stream, wareh
 
     assert devices["export"]["batches"] == [] and workers["export"]["batches"] == []
     assert len(stored(simulator, "FaMassAdditions")) == objects_before
-    review = dict(
-        mart(warehouse, "exceptions__mass_additions", "asset_tag, exception_reason")
-    )
+    review = dict(mart(warehouse, "exceptions__mass_additions", "asset_tag, exception_reason"))
     assert {tag: review.get(tag) for tag in gone_assets} == {
         **{tag: "deleted in Sunrise after addition" for tag in sorted(added)[:2]},
         gone_assets[2]: None,  # deleted before Fusion had it: nothing to review
     }
     assert devices["exceptions"]["by_reason"]["deleted in Sunrise after addition"] == 2
-    hr = mart(
-        warehouse, "exceptions__workers", "record_key, exception_reason"
-    )
+    hr = mart(warehouse, "exceptions__workers", "record_key, exception_reason")
     listed = {key: [r for k, r in hr if k == key] for key in gone_clinicians}
     assert listed == {
         **{key: ["deleted_in_sunrise"] for key in sorted(hired)[:2]},

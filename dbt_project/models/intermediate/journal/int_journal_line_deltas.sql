@@ -60,7 +60,7 @@ posted_before as (
         posted.accounting_date,
         posted.currency_code,
         {%- for segment in segments %}
-        posted.{{ segment }},
+            posted.{{ segment }},
         {%- endfor %}
         coalesce(posted.entered_dr, 0) as entered_dr,
         coalesce(posted.entered_cr, 0) as entered_cr
@@ -74,22 +74,11 @@ posted_before as (
 
 ),
 
--- Current (+) and earlier postings (-) of every line that has been posted before.
+-- Current (+) and earlier postings (-) of every line that has been posted before (posted_before
+-- has desired's columns in desired's order).
 movements as (
 
-    select
-        source_line_id,
-        journal_id,
-        batch_date,
-        accounting_date,
-        currency_code,
-        {%- for segment in segments %}
-        {{ segment }},
-        {%- endfor %}
-        correction_path,
-        entered_dr,
-        entered_cr
-    from desired
+    select * from desired
     where correction_path <> 'new'
 
     union all
@@ -98,12 +87,12 @@ movements as (
         source_line_id,
         journal_id,
         batch_date,
+        correction_path,
         accounting_date,
         currency_code,
         {%- for segment in segments %}
-        {{ segment }},
+            {{ segment }},
         {%- endfor %}
-        correction_path,
         -entered_dr as entered_dr,
         -entered_cr as entered_cr
     from posted_before
@@ -138,7 +127,7 @@ new_lines as (
         accounting_date,
         currency_code,
         {%- for segment in segments %}
-        {{ segment }},
+            {{ segment }},
         {%- endfor %}
         entered_dr,
         entered_cr,
@@ -157,7 +146,7 @@ corrections as (
         accounting_date,
         currency_code,
         {%- for segment in segments %}
-        {{ segment }},
+            {{ segment }},
         {%- endfor %}
         sum(entered_dr) as entered_dr,
         sum(entered_cr) as entered_cr,
@@ -179,7 +168,7 @@ reversals as (
         posted_before.batch_date as accounting_date,
         posted_before.currency_code,
         {%- for segment in segments %}
-        posted_before.{{ segment }},
+            posted_before.{{ segment }},
         {%- endfor %}
         -sum(posted_before.entered_dr) as entered_dr,
         -sum(posted_before.entered_cr) as entered_cr,
@@ -193,9 +182,7 @@ reversals as (
         posted_before.journal_id,
         posted_before.batch_date,
         posted_before.currency_code,
-        {%- for segment in segments %}
-        posted_before.{{ segment }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        posted_before.{{ segments | join(', posted_before.') }}
 
 ),
 
@@ -208,7 +195,7 @@ reposts as (
         desired.batch_date as accounting_date,
         desired.currency_code,
         {%- for segment in segments %}
-        desired.{{ segment }},
+            desired.{{ segment }},
         {%- endfor %}
         desired.entered_dr,
         desired.entered_cr,
@@ -242,7 +229,7 @@ select
     accounting_date,
     currency_code,
     {%- for segment in segments %}
-    {{ segment }},
+        {{ segment }},
     {%- endfor %}
     nullif(entered_dr, 0) as entered_dr,
     nullif(entered_cr, 0) as entered_cr

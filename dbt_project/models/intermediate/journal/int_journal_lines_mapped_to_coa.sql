@@ -128,15 +128,15 @@ mapped as (
         located.amount_status,
         located.feed_date,
         located.delivered_on,
-        located.accounting_date,
         -- the six segments: by CPT code where the line says so, else the exact department's
         -- row or the facility-wide one
         {%- for segment in ['company', 'cost_center', 'account', 'sub_account', 'intercompany', 'future'] %}
-        case
-            when located.cpt_crosswalk_system is not null then by_cpt.cpt_{{ segment }}
-            else coalesce(exact.{{ segment }}, facility_wide.{{ segment }})
-        end as fusion_{{ segment }}{{ ',' if not loop.last }}
+            case
+                when located.cpt_crosswalk_system is not null then by_cpt.cpt_{{ segment }}
+                else coalesce(exact.{{ segment }}, facility_wide.{{ segment }})
+            end as fusion_{{ segment }},
         {%- endfor %}
+        located.accounting_date
 
     from located
 
