@@ -20,6 +20,7 @@ from runtime.core.config import ConfigError
 from runtime.core.targets import record_rows, target_of
 from runtime.pipeline.delivery.batches import ReloadRefused, ReloadResult, SubmitResult
 from runtime.pipeline.delivery.protocol import unsettled
+from runtime.pipeline.delivery.records_export import export_records
 from runtime.pipeline.delivery.records_submit import (
     RecordSubmitter,
     accepted_records,
@@ -27,7 +28,6 @@ from runtime.pipeline.delivery.records_submit import (
 )
 from runtime.pipeline.domain import DomainContext, RunResult
 from runtime.pipeline.posting import HANDED_OVER, Posting
-from runtime.pipeline.record_export import export_records
 
 
 @dataclass(frozen=True)
