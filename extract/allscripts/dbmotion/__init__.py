@@ -9,45 +9,14 @@ merge resource per table declared in `settings`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
+from functools import partial
 
-from extract.allscripts.dbmotion.settings import DATASET_LAYER, MECHANISMS, SOURCE, TABLES
-from extract.shared.sql_changes import (
-    CHUNK_ROWS,
-    DEFAULT_OVERLAP,
-    SqlExtractReport,
-    run_sql_source,
-)
-from runtime.core.warehouse import Warehouse
+from extract.allscripts.dbmotion.settings import SETTINGS, SOURCE, TABLES
+from extract.shared.sql_changes import extract_sql
 
 __all__ = ["SOURCE", "TABLES", "extract_dbmotion"]
 
-
-def extract_dbmotion(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    chunk_rows: int = CHUNK_ROWS,
-) -> SqlExtractReport:
-    """Land dbMotion's identity changes in `<tenant>_raw_dbmotion` (mechanism `watermark`;
-    `overlap` is its re-read window)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"dbMotion is read by {' or '.join(MECHANISMS)}, not {mechanism!r}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        TABLES,
-        dead_letter_dir,
-        pipelines_dir,
-        overlap=overlap,
-        chunk_rows=chunk_rows,
-    )
+# Land dbMotion's identity changes in `<tenant>_raw_dbmotion` (by a watermark).
+# (warehouse, pipeline_name, source_url, mechanism, dead_letter_dir, pipelines_dir, overlap=...,
+# chunk_rows=..., tables=...): see extract.shared.sql_changes.extract_sql.
+extract_dbmotion = partial(extract_sql, SETTINGS)

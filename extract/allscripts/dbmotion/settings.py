@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from extract.shared.sql_changes import TableSpec
+from extract.shared.sql_changes import SqlSourceSettings, TableSpec
 
 SOURCE = "dbmotion_identity"
 DATASET_LAYER = "raw_dbmotion"
@@ -47,3 +47,5 @@ TABLES: tuple[TableSpec, ...] = (
         ),
     ),
 )
+
+SETTINGS = SqlSourceSettings(SOURCE, "dbMotion", DATASET_LAYER, TABLES, MECHANISMS)

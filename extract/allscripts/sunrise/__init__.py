@@ -14,56 +14,14 @@ values and `_deleted` / `_deleted_at` set, so the models can take back what it c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
-from pathlib import Path
+from functools import partial
 
-from extract.allscripts.sunrise.settings import DATASET_LAYER, MECHANISMS, SOURCE, TABLES
-from extract.shared.sql_changes import (
-    CHUNK_ROWS,
-    DEFAULT_OVERLAP,
-    SqlExtractReport,
-    TableSpec,
-    run_sql_source,
-)
-from runtime.core.warehouse import Warehouse
+from extract.allscripts.sunrise.settings import SETTINGS, SOURCE, TABLES
+from extract.shared.sql_changes import extract_sql
 
 __all__ = ["SOURCE", "TABLES", "extract_sunrise"]
 
-
-def _specs(tables: Sequence[str] | None) -> list[TableSpec]:
-    unknown = sorted(set(tables or ()) - {spec.name for spec in TABLES})
-    if unknown:
-        raise ValueError(f"Sunrise has no table {', '.join(unknown)}")
-    return [spec for spec in TABLES if tables is None or spec.name in tables]
-
-
-def extract_sunrise(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    chunk_rows: int = CHUNK_ROWS,
-    tables: Sequence[str] | None = None,
-) -> SqlExtractReport:
-    """Land Sunrise's changes in `<tenant>_raw_sunrise` by `mechanism` (`cdc` or `watermark`;
-    `overlap` is the watermark's re-read window); `tables` limits it to those tables (a domain
-    lands the tables its Fusion object needs)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"Sunrise is read by {' or '.join(MECHANISMS)}, not {mechanism!r}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        _specs(tables),
-        dead_letter_dir,
-        pipelines_dir,
-        overlap=overlap,
-        chunk_rows=chunk_rows,
-    )
+# Land Sunrise's changes in `<tenant>_raw_sunrise` (by CDC or a watermark).
+# (warehouse, pipeline_name, source_url, mechanism, dead_letter_dir, pipelines_dir, overlap=...,
+# chunk_rows=..., tables=...): see extract.shared.sql_changes.extract_sql.
+extract_sunrise = partial(extract_sql, SETTINGS)

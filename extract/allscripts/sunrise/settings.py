@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from extract.shared.sql_changes import TableSpec
+from extract.shared.sql_changes import SqlSourceSettings, TableSpec
 
 SOURCE = "allscripts_sunrise"
 DATASET_LAYER = "raw_sunrise"
@@ -127,3 +127,5 @@ TABLES: tuple[TableSpec, ...] = (
         tombstones=True,
     ),
 )
+
+SETTINGS = SqlSourceSettings(SOURCE, "Sunrise", DATASET_LAYER, TABLES, MECHANISMS)

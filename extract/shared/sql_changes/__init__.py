@@ -34,7 +34,9 @@ from extract.shared.sql_changes.change_tracking import ChangeTracking
 from extract.shared.sql_changes.plain_tables import PlainTables, dialect_for
 from extract.shared.sql_changes.reader import Mechanism, SqlSource, mechanism_for, read_table
 from extract.shared.sql_changes.source import (
+    SqlSourceSettings,
     connect,
+    extract_sql,
     landed_keys,
     landed_rows,
     run_sql_source,
@@ -69,11 +71,13 @@ __all__ = [
     "SqlExtractReport",
     "SqlServer",
     "SqlSource",
+    "SqlSourceSettings",
     "TableSpec",
     "TableSync",
     "Watermark",
     "connect",
     "dialect_for",
+    "extract_sql",
     "landed_keys",
     "landed_rows",
     "mechanism_for",

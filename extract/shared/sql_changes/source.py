@@ -10,6 +10,7 @@ the raw layer holds, for the deletes a snapshot or a watermark read has to infer
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,6 +133,55 @@ def landed_rows(
         return found
 
     return rows
+
+
+@dataclass(frozen=True)
+class SqlSourceSettings:
+    """What a SQL source package declares in its settings: its catalog name, the name messages
+    use, the raw layer it lands in, its tables and the change mechanisms it can be read by."""
+
+    name: str
+    label: str
+    layer: str
+    tables: tuple[TableSpec, ...]
+    mechanisms: tuple[str, ...]
+
+
+def extract_sql(
+    settings: SqlSourceSettings,
+    warehouse: Warehouse,
+    pipeline_name: str,
+    source_url: str,
+    mechanism: str,
+    dead_letter_dir: Path,
+    pipelines_dir: Path,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    chunk_rows: int = CHUNK_ROWS,
+    tables: Sequence[str] | None = None,
+) -> SqlExtractReport:
+    """Land a SQL source's changes in `<tenant>_<layer>` by `mechanism` (`overlap` is a
+    watermark's re-read window); `tables` limits it to those tables (a domain lands the tables
+    its Fusion object needs)."""
+    if mechanism not in settings.mechanisms:
+        raise ValueError(
+            f"{settings.label} is read by {' or '.join(settings.mechanisms)}, not {mechanism!r}"
+        )
+    unknown = sorted(set(tables or ()) - {spec.name for spec in settings.tables})
+    if unknown:
+        raise ValueError(f"{settings.label} has no table {', '.join(unknown)}")
+    return run_sql_source(
+        warehouse,
+        pipeline_name,
+        settings.name,
+        settings.layer,
+        source_url,
+        mechanism,
+        [spec for spec in settings.tables if tables is None or spec.name in tables],
+        dead_letter_dir,
+        pipelines_dir,
+        overlap=overlap,
+        chunk_rows=chunk_rows,
+    )
 
 
 def run_sql_source(

@@ -9,40 +9,14 @@ the names, `birth_date` and `postal_code` are PHI.
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
-from extract.shared.sql_changes import (
-    CHUNK_ROWS,
-    SqlExtractReport,
-    run_sql_source,
-)
-from extract.veradigm.touchworks.settings import DATASET_LAYER, MECHANISMS, SOURCE, TABLES
-from runtime.core.warehouse import Warehouse
+from extract.shared.sql_changes import extract_sql
+from extract.veradigm.touchworks.settings import SETTINGS, SOURCE, TABLES
 
 __all__ = ["SOURCE", "TABLES", "extract_touchworks"]
 
-
-def extract_touchworks(
-    warehouse: Warehouse,
-    pipeline_name: str,
-    source_url: str,
-    mechanism: str,
-    dead_letter_dir: Path,
-    pipelines_dir: Path,
-    chunk_rows: int = CHUNK_ROWS,
-) -> SqlExtractReport:
-    """Land TouchWorks' changes in `<tenant>_raw_touchworks` (mechanism `change_tracking`)."""
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"TouchWorks is read by change_tracking, not {mechanism!r}")
-    return run_sql_source(
-        warehouse,
-        pipeline_name,
-        SOURCE,
-        DATASET_LAYER,
-        source_url,
-        mechanism,
-        TABLES,
-        dead_letter_dir,
-        pipelines_dir,
-        chunk_rows=chunk_rows,
-    )
+# Land TouchWorks' changes in `<tenant>_raw_touchworks` (by change tracking).
+# (warehouse, pipeline_name, source_url, mechanism, dead_letter_dir, pipelines_dir, overlap=...,
+# chunk_rows=..., tables=...): see extract.shared.sql_changes.extract_sql.
+extract_touchworks = partial(extract_sql, SETTINGS)

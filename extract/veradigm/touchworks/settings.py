@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from extract.shared.sql_changes import TableSpec
+from extract.shared.sql_changes import SqlSourceSettings, TableSpec
 
 SOURCE = "veradigm_touchworks"
 DATASET_LAYER = "raw_touchworks"
@@ -65,3 +65,5 @@ TABLES: tuple[TableSpec, ...] = (
         control_columns=("amount", "units"),
     ),
 )
+
+SETTINGS = SqlSourceSettings(SOURCE, "TouchWorks", DATASET_LAYER, TABLES, MECHANISMS)
