@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python -m bench.cdc
 	$(BIN)/python -m bench.practice_fusion_rate
+	$(BIN)/python bench/simulator_import.py
 
 clean:
 	rm -rf .ehrfusion dbt_project/target dbt_project/logs
