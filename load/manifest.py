@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -227,6 +228,7 @@ def _publish(
     if Path(zip_name).name != zip_name or not zip_name.endswith(".zip"):
         raise ValueError("zip_name must be a plain file name ending in .zip")
     # staged under its own name (HDL checks it) in a folder of this process
+    _remove_stale_staging(outbox_dir)
     staging = outbox_dir / f".staged-{os.getpid()}"
     staging.mkdir(parents=True, exist_ok=True)
     staged = staging / zip_name
@@ -238,6 +240,26 @@ def _publish(
     finally:
         staged.unlink(missing_ok=True)
         staging.rmdir()
+
+
+def _remove_stale_staging(outbox_dir: Path) -> None:
+    """Remove the staging folders of processes that died mid-export (a kill leaves
+    `.staged-<pid>/` with a half-written zip); a live process's folder is left alone."""
+    for folder in outbox_dir.glob(".staged-*"):
+        pid = folder.name.removeprefix(".staged-")
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user
+    return True
 
 
 def _record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from decimal import Decimal
 
 import pyarrow as pa
@@ -112,6 +113,20 @@ def test_chain_links_each_manifest_to_the_previous_one(tmp_path):
     assert chain[1].manifest_sha256 == hashlib.sha256(second.manifest_path.read_bytes()).hexdigest()
     report = verify_chain(tmp_path)
     assert report.ok and report.batches == 3
+
+
+def test_a_crashed_exports_staging_is_cleaned_by_the_next_export(tmp_path):
+    dead = tmp_path / ".staged-999999999"  # no process has this pid
+    dead.mkdir()
+    (dead / "GlInterface_half.zip").write_bytes(b"half-written")
+    live = tmp_path / f".staged-{os.getppid()}"  # a live process's export is left alone
+    live.mkdir()
+
+    export(tmp_path, 5)
+
+    assert not dead.exists()
+    assert live.exists()
+    assert verify_chain(tmp_path).ok
 
 
 def test_reexporting_a_batch_reproduces_its_bytes(tmp_path):
