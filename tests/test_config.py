@@ -65,6 +65,24 @@ def test_a_wrong_type_is_reported(config_path):
         load_config(config_path)
 
 
+@pytest.mark.parametrize("release", ["24A", "latest"])
+def test_a_release_without_format_specs_is_refused_with_the_releases_shipped(config_path, release):
+    edit(config_path, lambda d: domain_of(d)["fusion"].update(release=release))
+    with pytest.raises(
+        ConfigError, match=r"fusion\.release: no format spec of GlInterface"
+    ) as error:
+        load_config(config_path)
+    assert "releases shipped: 25B, 26C" in str(error.value)
+    result = CliRunner().invoke(main, ["config", "validate", "--config", str(config_path)])
+    assert result.exit_code == 2 and "releases shipped" in result.output
+
+
+def test_a_release_between_shipped_ones_takes_the_earlier_ones_specs(config_path):
+    edit(config_path, lambda d: domain_of(d)["fusion"].update(release="26A"))
+    _, _, domain = load_config(config_path).domain("testhosp", "epic", "gl_journal")
+    assert domain.fusion.release == "26A"
+
+
 def test_credentials_have_no_place_in_the_yaml(config_path):
     edit(config_path, lambda d: d["tenants"]["testhosp"]["warehouse"].update(password="x"))
     with pytest.raises(ConfigError, match=r"warehouse\.password: unknown key"):

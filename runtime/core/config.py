@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from load.formats import FormatSpecError, available_releases, resolve_release
 from runtime.core import catalog
 
 CADENCES = ("realtime", "15min", "hourly", "daily", "monthly")
@@ -241,9 +242,25 @@ def _fusion(domain: _Reader, source: str) -> FusionTarget | None:
     }
     if obj == "GlInterface":
         settings["business_unit"] = r.get("business_unit", str, default=None)
-    target = FusionTarget(object=obj, release=r.get("release", str), **settings)
+    release = r.get("release", str)
+    _check_release(r._at("release"), release, obj)
+    target = FusionTarget(object=obj, release=release, **settings)
     r.done()
     return target
+
+
+def _check_release(key: str, release: str, fusion_object: str) -> None:
+    """Refuse a release the shipped format specs cannot write `fusion_object` for (a release
+    without its own folder takes the newest earlier release's spec)."""
+    try:
+        resolve_release(release, fusion_object)
+    except FormatSpecError:
+        shipped = ", ".join(available_releases())
+        raise ConfigError(
+            key,
+            f"no format spec of {fusion_object} for release {release!r} (nor an earlier one); "
+            f"releases shipped: {shipped}",
+        ) from None
 
 
 def _time_of_day(r: _Reader, key: str) -> time | None:
