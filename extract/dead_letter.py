@@ -17,6 +17,8 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 
+from runtime.core.private_files import private_file, private_folder
+
 TABLE = "dead_letter"
 
 
@@ -26,10 +28,11 @@ class DeadLetterStore:
 
     def quarantine(self, path: Path, sha256: str, source: str, reason_code: str, reason: str):
         """Copy the file aside and return the dead-letter record, marked for its table."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)
         target = self.root / f"{sha256[:16]}__{path.name}"
         if not target.exists():
             shutil.copyfile(path, target)
+            private_file(target)
         record = pa.table(
             {
                 "source": [source],

@@ -15,6 +15,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from runtime.core.private_files import private_folder
 from runtime.core.warehouse import Warehouse
 
 
@@ -24,6 +25,7 @@ def warehouse_pipeline(
     """A dlt pipeline into `<tenant>_<layer>` of the warehouse, state under `pipelines_dir`."""
     # Loaded packages would otherwise keep a copy of the raw rows (PHI) in the work folder.
     dlt.config["load.delete_completed_jobs"] = True
+    private_folder(pipelines_dir)  # extracted rows wait here until they load
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=warehouse.dlt_destination(),

@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 
 from runtime.core.config import ConfigError, Tenant
 from runtime.core.phi import KEY_ENV, PG_SETTING
+from runtime.core.private_files import private_file, private_folder
 from runtime.core.secrets import require_secret
 
 BATCH_ROWS = 100_000
@@ -75,7 +76,7 @@ class Warehouse:
         import dlt
 
         if self.kind == "duckdb":
-            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.duckdb_path.parent)
             return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
         return dlt.destinations.postgres(credentials=self.dsn)
 
@@ -110,8 +111,9 @@ class Warehouse:
     def connect(self):
         """A DB-API connection, closed on exit (DuckDB files allow one writer process)."""
         if self.kind == "duckdb":
-            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.duckdb_path.parent)
             con = duckdb.connect(str(self.duckdb_path))
+            private_file(self.duckdb_path)
         else:
             con = psycopg2.connect(self.dsn)
         try:
