@@ -1,19 +1,8 @@
-"""Reload the lines Fusion rejected from one batch, once their cause is fixed.
+"""`ehrfusion queue reload`: re-send what Fusion rejected from one batch, once its cause is fixed.
 
-The operator fixes the cause (a crosswalk or source correction, then `ehrfusion run` rebuilds
-the marts; or a change on the Fusion side such as re-enabling a segment combination) and
-reloads the batch. The reload reads the current mart rows of exactly the batch's open queue
-lines and exports them as a new batch `<batch>-r<n>` in the outbox chain, with its own
-GROUP_ID (original GROUP_ID * 100 + n; Fusion imports by source and group id), then submits
-it like any batch. Lines Fusion posts become `reloaded` in the queue; lines it rejects again
-stay `open` with the new reason; journals the current mart still holds as exceptions are
-reported and stay `open`. Journals travel whole: a journal is reloaded only when all of its
-open lines are postable. A line Fusion already posted in this batch or one of its reloads is
-never sent again (lines of a correction batch have earlier postings of their own).
-
-Crash safety: a reload batch that was exported but not finished (process died, Fusion
-unreachable) is resumed through the submitter's usual path before anything new is exported,
-so a line never travels in two reload batches at once.
+The domain is opened under its lock and its delivery reloads the batch: journals re-export the
+batch's open queue lines as a new batch (delivery/journal_reload.py says how); record objects
+refuse, their next run sends the rejected records again.
 """
 
 from __future__ import annotations

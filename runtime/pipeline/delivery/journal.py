@@ -18,11 +18,16 @@ from load.manifest import BatchConflictError
 from load.outbox import Outbox, OutboxBatch
 from runtime.core import catalog
 from runtime.core.gl_models import GlChain
-from runtime.pipeline.delivery.batches import ReloadRefused, ReloadResult, SubmitResult
+from runtime.pipeline.delivery.batches import (
+    BatchOutcome,
+    ReloadRefused,
+    ReloadResult,
+    SubmitResult,
+)
 from runtime.pipeline.delivery.journal_export import export_feed_days, mart_rows_query
 from runtime.pipeline.delivery.journal_reload import Reloader
 from runtime.pipeline.delivery.journal_submit import AfterUpload, JournalSubmitter, read_batch
-from runtime.pipeline.delivery.protocol import unsettled
+from runtime.pipeline.delivery.protocol import submit_unsettled
 from runtime.pipeline.disclosures import record_phi_access
 from runtime.pipeline.domain import DomainContext, RunResult
 from runtime.pipeline.posting import HANDED_OVER, Posting
@@ -110,7 +115,6 @@ class JournalDelivery:
         only: Collection[str] | None = None,
     ) -> SubmitResult:
         posting = Posting(ctx.warehouse)
-        result = SubmitResult(ctx.tenant.name, ctx.stream.name, ctx.domain.name)
         submitter = JournalSubmitter(
             posting,
             client,
@@ -120,13 +124,12 @@ class JournalDelivery:
             self.job_timeout,
             self.after_upload,
         )
-        for batch, existing in unsettled(outbox, posting, only):
-            lines = read_batch(batch, ctx.spec)
+
+        def submit_one(batch: OutboxBatch, existing: dict | None) -> BatchOutcome:
             ctx.progress(f"submit: {batch.batch_id} ({batch.lines} lines)")
-            outcome = submitter.submit(lines, existing)
-            ctx.progress(f"submit: {batch.batch_id} {outcome.status}")
-            result.batches.append(outcome)
-        return result
+            return submitter.submit(read_batch(batch, ctx.spec), existing)
+
+        return submit_unsettled(ctx, outbox, posting, only, submit_one)
 
     def disclose(
         self, ctx: DomainContext, outbox: Outbox, result: RunResult, sent: dict[str, date]

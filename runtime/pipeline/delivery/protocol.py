@@ -16,13 +16,13 @@ Journal batches (journal.py) and record batches (records.py) implement it; the o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date
 from typing import Protocol
 
 from load.fusion_client import FusionClient
 from load.outbox import Outbox, OutboxBatch
-from runtime.pipeline.delivery.batches import ReloadResult, SubmitResult
+from runtime.pipeline.delivery.batches import BatchOutcome, ReloadResult, SubmitResult
 from runtime.pipeline.domain import DomainContext, RunResult
 from runtime.pipeline.posting import TERMINAL, Posting
 
@@ -87,3 +87,20 @@ def unsettled(
         existing = posting.submission(batch.batch_id)
         if batch.lines and (existing is None or existing["status"] not in TERMINAL):
             yield batch, existing
+
+
+def submit_unsettled(
+    ctx: DomainContext,
+    outbox: Outbox,
+    posting: Posting,
+    only: Collection[str] | None,
+    submit_one: Callable[[OutboxBatch, dict | None], BatchOutcome],
+) -> SubmitResult:
+    """Submit the unsettled batches in chain order, one at a time through `submit_one` (batch,
+    its submission row), and collect their outcomes."""
+    result = SubmitResult(ctx.tenant.name, ctx.stream.name, ctx.domain.name)
+    for batch, existing in unsettled(outbox, posting, only):
+        outcome = submit_one(batch, existing)
+        ctx.progress(f"submit: {batch.batch_id} {outcome.status}")
+        result.batches.append(outcome)
+    return result

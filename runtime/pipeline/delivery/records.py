@@ -18,8 +18,13 @@ from load.fusion_client import FusionClient
 from load.outbox import Outbox, OutboxBatch
 from runtime.core.config import ConfigError
 from runtime.core.targets import record_rows, target_of
-from runtime.pipeline.delivery.batches import ReloadRefused, ReloadResult, SubmitResult
-from runtime.pipeline.delivery.protocol import unsettled
+from runtime.pipeline.delivery.batches import (
+    BatchOutcome,
+    ReloadRefused,
+    ReloadResult,
+    SubmitResult,
+)
+from runtime.pipeline.delivery.protocol import submit_unsettled
 from runtime.pipeline.delivery.records_export import export_records
 from runtime.pipeline.delivery.records_submit import (
     RecordSubmitter,
@@ -98,17 +103,16 @@ class RecordDelivery:
         only: Collection[str] | None = None,
     ) -> SubmitResult:
         posting = Posting(ctx.warehouse)
-        result = SubmitResult(ctx.tenant.name, ctx.stream.name, ctx.domain.name)
         submitter = RecordSubmitter(
             posting, client, ctx.spec, ctx.domain, ctx.stream.name, self.job_timeout
         )
-        for batch, existing in unsettled(outbox, posting, only):
+
+        def submit_one(batch: OutboxBatch, existing: dict | None) -> BatchOutcome:
             records = read_record_batch(batch)
             ctx.progress(f"submit: {batch.batch_id} ({len(records.record_keys)} records)")
-            outcome = submitter.submit(records, existing)
-            ctx.progress(f"submit: {batch.batch_id} {outcome.status}")
-            result.batches.append(outcome)
-        return result
+            return submitter.submit(records, existing)
+
+        return submit_unsettled(ctx, outbox, posting, only, submit_one)
 
     def disclose(
         self, ctx: DomainContext, outbox: Outbox, result: RunResult, sent: dict[str, date]
