@@ -33,6 +33,7 @@ class Landing:
     rows: int = 0
     files_loaded: list[str] = field(default_factory=list)  # file drops: the files landed
     files_skipped: int = 0
+    files_unrecognised: list[str] = field(default_factory=list)  # names not of the feed's pattern
     dead_letters: list[dict] = field(default_factory=list)
     complete: bool = True  # False: a table or stream stopped early; its cursor did not move
     details: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +72,7 @@ def land_resolute(job: LandingJob) -> Landing:
         rows=report.rows,
         files_loaded=report.files_loaded,
         files_skipped=report.files_skipped,
+        files_unrecognised=report.files_unrecognised,
         dead_letters=report.dead_letters,
     )
 

@@ -102,6 +102,7 @@ def run_result(tmp_path: Path, tenant: str, stream: str = "epic", **changes) -> 
         "warehouse": f"duckdb {CANARY_NAMES[2]}",
         "rows_extracted": 120,
         "files_loaded": [f"resolute_{CANARY_MRNS[0]}.parquet"],
+        "files_unrecognised": [f"resolute_{CANARY_MRNS[1]}.csv"],
         "dead_letters": [
             {"file": f"resolute_{mrn}.parquet", "reason_code": f"bad_{mrn}"}
             for mrn in CANARY_MRNS[:2]
@@ -155,6 +156,7 @@ def test_a_recorded_run_exposes_counts_durations_latency_and_drift(tmp_path):
     assert value(found, "ehrfusion_lines_exported_total") == 90  # the re-export is not new output
     assert value(found, "ehrfusion_files_dead_lettered_total") == 2
     assert value(found, "ehrfusion_dead_letter_files") == 2
+    assert value(found, "ehrfusion_unrecognised_files") == 1
     assert value(found, "ehrfusion_dbt_checks_failed") == 1
     assert value(found, "ehrfusion_exception_lines", reason="unmapped_coa") == 3
     assert value(found, "ehrfusion_exception_lines", reason="closed_period") == 4

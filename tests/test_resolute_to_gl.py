@@ -200,3 +200,40 @@ def test_a_missing_drop_folder_stops_with_a_config_error(world):
 
     assert code == 2
     assert "drop folder" in summary["error"] and "does not exist" in summary["error"]
+
+
+def test_a_misnamed_file_is_dead_lettered_and_an_unrecognised_one_reported(world):
+    # A day that is no calendar date, and a name that is not the feed's pattern at all.
+    misnamed = world.drop / "resolute_journal_20261340.parquet"
+    (world.drop / "resolute_journal_20261003.parquet").rename(misnamed)
+    unrecognised = world.drop / "resolute_journal_2026-10-04.parquet"
+    (world.drop / "resolute_journal_20261004.parquet").rename(unrecognised)
+
+    code, summary = world.run()
+
+    assert code == 0, summary["message"]
+    dead = {d["file"]: d["reason_code"] for d in summary["extract"]["dead_letters"]}
+    assert dead == {misnamed.name: "invalid_file_name"}
+    assert summary["extract"]["files_unrecognised"] == [unrecognised.name]
+    assert len(summary["extract"]["files_loaded"]) == 29
+    assert summary["reconciliation"]["status"] == "reconciled"
+    raw = world.warehouse.schema("raw_epic")
+    [(name, reason, quarantined)] = world.warehouse.query(
+        f"select object_name, reason, quarantined_path from {raw}.dead_letter"
+    )
+    assert name == misnamed.name and "20261340" in reason and "YYYYMMDD" in reason
+    assert Path(quarantined).is_file()
+    metrics = (world.root / "metrics" / "ehrfusion-testhosp-epic-gl_journal.prom").read_text()
+    assert "ehrfusion_unrecognised_files" in metrics
+
+    # The next run loads what arrives next; the quarantined file is not retried, the
+    # unrecognised one is still reported until it is renamed or removed.
+    code, again = world.run()
+    assert code == 0
+    assert again["extract"]["dead_letters"] == []
+    assert again["extract"]["files_unrecognised"] == [unrecognised.name]
+    unrecognised.rename(world.drop / "resolute_journal_20261004.parquet")
+    code, renamed = world.run()
+    assert code == 0
+    assert renamed["extract"]["files_loaded"] == ["resolute_journal_20261004.parquet"]
+    assert renamed["extract"]["files_unrecognised"] == []

@@ -53,6 +53,7 @@ class RunResult(Protocol):
     status: str
     rows_extracted: int
     dead_letters: list
+    files_unrecognised: list
     dead_letter_dir: str
     exceptions_by_reason: dict[str, int]
     reconciliation: dict
@@ -156,6 +157,10 @@ EXCEPTION_LINES = _gauge(
 )
 DEAD_LETTER_FILES = _gauge(
     "ehrfusion_dead_letter_files", "Files currently in the domain's dead-letter folder."
+)
+UNRECOGNISED_FILES = _gauge(
+    "ehrfusion_unrecognised_files",
+    "Files in the drop folder whose names are not the feed's, at the last extract (not read).",
 )
 QUEUE_DEPTH = _gauge("ehrfusion_operator_queue_depth", "Items waiting in the operator queue.")
 DRIFT_LINES = _gauge(
@@ -324,6 +329,8 @@ def _apply(result: RunResult, config: Config, now: datetime, labels: dict[str, s
         _set(END_TO_END, labels, latency)
     if (files := _dead_letter_files(result.dead_letter_dir)) is not None:
         _set(DEAD_LETTER_FILES, labels, files)
+    if "extract" in result.seconds:
+        _set(UNRECOGNISED_FILES, labels, len(result.files_unrecognised))
     if result.dbt is not None:
         _set(DBT_CHECKS_FAILED, labels, len(result.dbt.failed_checks))
         if result.dbt.success:

@@ -36,6 +36,7 @@ class RunResult:
     extract_details: dict = field(default_factory=dict)  # cursors, tables, control totals
     files_loaded: list[str] = field(default_factory=list)
     files_skipped: int = 0
+    files_unrecognised: list[str] = field(default_factory=list)  # drop-folder names never read
     dead_letters: list[dict] = field(default_factory=list)
     dbt: DbtOutcome | None = None
     exceptions_by_reason: dict[str, int] = field(default_factory=dict)

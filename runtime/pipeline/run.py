@@ -197,6 +197,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     result.extract_details = landing.details
     result.files_loaded = landing.files_loaded
     result.files_skipped = landing.files_skipped
+    result.files_unrecognised = landing.files_unrecognised
     result.dead_letters = landing.dead_letters
     _record_landing(ctx, result, landing)
     waited = landing.details.get("rate_limit_wait_seconds")
@@ -251,6 +252,7 @@ def _record_landing(ctx: DomainContext, result: RunResult, landing: Landing) -> 
         "rows": landing.rows,
         "complete": landing.complete,
         "files": landing.files_loaded,
+        "files_unrecognised": landing.files_unrecognised,
         "dead_letters": landing.dead_letters,
         "details": landing.details,
     }

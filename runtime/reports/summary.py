@@ -25,6 +25,7 @@ def run_to_json(result: RunResult) -> dict:
             "rows": result.rows_extracted,
             "files_loaded": result.files_loaded,
             "files_skipped": result.files_skipped,
+            "files_unrecognised": result.files_unrecognised,
             "dead_letters": result.dead_letters,
             "details": result.extract_details,
         },
@@ -78,6 +79,12 @@ def render_run(result: RunResult, console: Console) -> None:
         )
         or "none",
     )
+    if result.files_unrecognised:
+        table.add_row(
+            "unrecognised files",
+            f"{len(result.files_unrecognised)} not named like the feed, not read: "
+            + ", ".join(result.files_unrecognised),
+        )
     if result.dbt is not None:
         failed = result.dbt.failed_checks
         table.add_row(

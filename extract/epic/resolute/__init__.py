@@ -21,8 +21,10 @@ from extract.epic.resolute.helpers import (
     ExtractReport,
     FeedContractError,
     conform,
+    feed_day,
     feed_files,
     read_feed,
+    unrecognised_files,
 )
 from extract.epic.resolute.settings import DATASET_LAYER, SOURCE, TABLE
 from extract.shared.landing import load_into
@@ -39,8 +41,11 @@ __all__ = [
 
 
 def journal_lines(drop_dir: Path, store: DeadLetterStore, report: ExtractReport) -> Iterator:
-    """Yield one Arrow table per new feed file, and a dead-letter record per unreadable one."""
+    """Yield one Arrow table per new feed file, and a dead-letter record per unreadable one
+    (a file whose name carries no calendar day among them). Files of other names are reported,
+    never read."""
     seen: dict = dlt.current.resource_state().setdefault("files", {})
+    report.files_unrecognised = unrecognised_files(drop_dir)
     for path, feed_date, kind in feed_files(drop_dir):
         report.files_seen += 1
         sha = file_sha256(path)
@@ -55,6 +60,7 @@ def journal_lines(drop_dir: Path, store: DeadLetterStore, report: ExtractReport)
                     "file was loaded before with different content; changes to posted lines "
                     "must arrive in a restatement file of a later day",
                 )
+            feed_date = feed_date or feed_day(path)
             table = conform(read_feed(path), feed_date, kind)
         except FeedContractError as exc:
             seen[path.name] = {"sha256": sha, "status": "dead_letter"}

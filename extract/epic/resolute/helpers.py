@@ -41,6 +41,8 @@ class ExtractReport:
     rows: int = 0
     feed_dates: list[date] = field(default_factory=list)
     dead_letters: list[dict] = field(default_factory=list)
+    # Files in the drop folder whose names are not the feed's: never read, reported each run.
+    files_unrecognised: list[str] = field(default_factory=list)
 
 
 def conform(source: pa.Table, feed_date: date, kind: str = DAILY) -> pa.Table:
@@ -90,15 +92,43 @@ def _record_status(table: pa.Table, rows: int) -> pa.Array:
     return status
 
 
-def feed_files(drop_dir: Path) -> list[tuple[Path, date, str]]:
-    """Feed files in delivery order: by day, a day's journal before its restatement."""
+def feed_files(drop_dir: Path) -> list[tuple[Path, date | None, str]]:
+    """Feed files in delivery order: by day, a day's journal before its restatement. A name of
+    the feed's pattern whose day is no calendar date (`resolute_journal_20261340`) comes first
+    with no day: `feed_day` gives its reason, and it goes to the dead-letter store."""
     files = []
     for path in drop_dir.glob("*.parquet"):
         match = FILE_PATTERN.match(path.name)
         if match:
-            day = datetime.strptime(match.group(2), "%Y%m%d").date()
+            try:
+                day = feed_day(path)
+            except FeedContractError:
+                day = None
             files.append((path, day, match.group(1)))
-    return sorted(files, key=lambda f: (f[1], f[2] != DAILY, f[0].name))
+    return sorted(files, key=lambda f: (f[1] or date.min, f[2] != DAILY, f[0].name))
+
+
+def feed_day(path: Path) -> date:
+    """The day a feed file's name carries (`..._YYYYMMDD.parquet`)."""
+    digits = FILE_PATTERN.match(path.name).group(2)
+    try:
+        return datetime.strptime(digits, "%Y%m%d").date()
+    except ValueError:
+        raise FeedContractError(
+            "invalid_file_name",
+            f"the day in the file name, {digits}, is not a calendar date (YYYYMMDD); the "
+            "source must deliver the file again under its day's name",
+        ) from None
+
+
+def unrecognised_files(drop_dir: Path) -> list[str]:
+    """Files in the drop folder that are not feed files by name (a misnamed delivery such as
+    `resolute_journal_2026-11-06.parquet`); hidden files (uploads in progress) are left out."""
+    return sorted(
+        path.name
+        for path in drop_dir.iterdir()
+        if path.is_file() and not path.name.startswith(".") and not FILE_PATTERN.match(path.name)
+    )
 
 
 def read_feed(path: Path) -> pa.Table:
