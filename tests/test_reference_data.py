@@ -7,10 +7,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rich.console import Console
+
 from runtime.core.warehouse import Warehouse
 from runtime.pipeline.dbt import PROJECT_DIR, DbtOutcome, run_dbt
+from runtime.pipeline.domain import RunResult
 from runtime.pipeline.reference import WITHOUT_SEEDS, build_with_reference_data
 from runtime.pipeline.run import TARGET_SETTINGS_ENV
+from runtime.reports.summary import render_run
 
 PHI_KEY = "reference-test-key-0123456789abcdef0123"
 
@@ -83,3 +87,30 @@ def test_a_seed_failing_its_tests_is_loaded_again_by_the_next_run(warehouse, tmp
     crosswalk.write_text(good)
     fixed, seeds = build(warehouse, project, work)
     assert fixed.success and seeds == []
+
+
+def test_a_malformed_seed_row_is_shown_first_and_the_checks_it_stopped_as_skipped(
+    warehouse, tmp_path
+):
+    project, work = project_copy(tmp_path), tmp_path / "dbt"
+    crosswalk = project.parent / "seeds" / "coa_crosswalk.csv"
+    lines = crosswalk.read_text().splitlines()
+    lines[86] += ",extra"  # line 87 of the file: one value too many
+    crosswalk.write_text("\n".join(lines) + "\n")
+
+    outcome, _ = build(warehouse, project, work)
+
+    assert not outcome.success
+    assert outcome.failed_checks == []  # no check ran, so none failed
+    assert outcome.skipped_checks and all(c.status == "skipped" for c in outcome.skipped_checks)
+    [error] = outcome.errors
+    assert error.startswith("seed coa_crosswalk: line 87 of seeds/coa_crosswalk.csv has 12 values")
+    assert "materialization" not in error  # dbt's macro trace is left out
+
+    result = RunResult("t", "s", "d", "duckdb", status="quality_gate_failed", dbt=outcome)
+    console = Console(record=True, width=300)
+    render_run(result, console)
+    text = console.export_text()
+    assert text.index("line 87 of seeds/coa_crosswalk.csv") < text.index("checks passed")
+    assert f"0 failed, {len(outcome.skipped_checks)} skipped" in text
+    assert "failed check" not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from dbt.cli.main import dbtRunner
 from runtime.core.errors import safe_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+# agate's words for a seed row with more values than the header (rows counted from 0 after it)
+_SEED_ROW = re.compile(r"Row (\d+) has (\d+) values, but Table only has (\d+) columns")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,13 @@ class DbtOutcome:
 
     @property
     def failed_checks(self) -> list[DbtCheck]:
-        return [c for c in self.checks if c.status not in ("pass", "success")]
+        """Checks that ran and did not pass (a skipped check did not run)."""
+        return [c for c in self.checks if c.status not in ("pass", "success", "skipped")]
+
+    @property
+    def skipped_checks(self) -> list[DbtCheck]:
+        """Checks dbt did not run because a model or seed they depend on failed."""
+        return [c for c in self.checks if c.status == "skipped"]
 
 
 @contextlib.contextmanager
@@ -115,5 +124,21 @@ def _summarise(result) -> DbtOutcome:
                 )
             )
         if status == "error":
-            outcome.errors.append(f"{node.name}: {safe_message(str(item.message))}")
+            outcome.errors.append(_error(node, str(item.message)))
     return outcome
+
+
+def _error(node, message: str) -> str:
+    """A node's error on one line without dbt's macro trace; a seed row with too many values
+    is named by its line in the file."""
+    text = " ".join(
+        line.strip() for line in message.splitlines() if line.strip()[:1] not in ("", ">")
+    )
+    row = _SEED_ROW.search(text) if node.resource_type == "seed" else None
+    if row:
+        path = str(node.original_file_path).removeprefix("../")
+        return (
+            f"seed {node.name}: line {int(row[1]) + 2} of {path} has {row[2]} values, but its "
+            f"header has {row[3]} columns; fix the line and run again"
+        )
+    return f"{node.name}: {safe_message(text)}"

@@ -228,7 +228,8 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     _lap(result, "transform", clock)
     if not result.dbt.success:
         result.status = "quality_gate_failed"
-        result.message = "dbt build failed; nothing exported (see the failing checks)"
+        cause = result.dbt.errors[0] if result.dbt.errors else "see the failing checks"
+        result.message = f"dbt build failed ({cause}); nothing exported"
         return False
     if not landing.complete:
         result.status = "extract_incomplete"

@@ -35,8 +35,9 @@ def run_to_json(result: RunResult) -> dict:
             "success": dbt.success,
             "models": dbt.models,
             "seeds": dbt.seeds,
-            "checks_passed": len(dbt.checks) - len(dbt.failed_checks),
+            "checks_passed": len(dbt.checks) - len(dbt.failed_checks) - len(dbt.skipped_checks),
             "checks_failed": [asdict(c) for c in dbt.failed_checks],
+            "checks_skipped": [c.name for c in dbt.skipped_checks],
             "errors": dbt.errors,
         },
         "exceptions": {"lines": result.exception_lines, "by_reason": result.exceptions_by_reason},
@@ -86,11 +87,15 @@ def render_run(result: RunResult, console: Console) -> None:
             + ", ".join(result.files_unrecognised),
         )
     if result.dbt is not None:
-        failed = result.dbt.failed_checks
+        for error in result.dbt.errors:  # the cause comes before the counts
+            table.add_row("dbt error", error)
+        failed, skipped = result.dbt.failed_checks, result.dbt.skipped_checks
+        passed = len(result.dbt.checks) - len(failed) - len(skipped)
         table.add_row(
             "dbt",
-            f"{result.dbt.models} models, {result.dbt.seeds} seeds, "
-            f"{len(result.dbt.checks) - len(failed)} checks passed, {len(failed)} failed",
+            f"{result.dbt.models} models, {result.dbt.seeds} seeds, {passed} checks passed, "
+            f"{len(failed)} failed"
+            + (f", {len(skipped)} skipped (not run: what they check failed)" if skipped else ""),
         )
         for check in failed:
             table.add_row("  failed check", f"{check.description} ({check.failures} rows)")
