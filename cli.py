@@ -441,6 +441,15 @@ def _disclosure_log(config_path: Path, tenant: str, warehouse: str | None):
     return DisclosureLog(Warehouse.for_tenant(settings, warehouse), tenant, settings.audit)
 
 
+def _accounting_holes(config_path: Path, tenant: str, warehouse: str | None) -> list[str]:
+    from runtime.core.warehouse import Warehouse
+    from runtime.pipeline.disclosures import accounting_holes
+
+    config = load_config(config_path)
+    source = Warehouse.for_tenant(config.tenant(tenant), warehouse)
+    return accounting_holes(config, tenant, source)
+
+
 def _audit_call(as_json: bool, action):
     from runtime.compliance.audit import AuditError
 
@@ -458,8 +467,12 @@ def _audit_call(as_json: bool, action):
 @tenant_option
 @json_option
 def audit_verify(config_path, warehouse, tenant, as_json) -> None:
-    """Recompute the chain in the warehouse and the mirror; exit 5 on any break."""
+    """Recompute the chain in the warehouse and the mirror, and check that every landed load
+    naming patients and every batch sent to Fusion has its entries; exit 5 on any break."""
     report = _audit_call(as_json, lambda: _disclosure_log(config_path, tenant, warehouse).verify())
+    report.problems += _audit_call(
+        as_json, lambda: _accounting_holes(config_path, tenant, warehouse)
+    )
     if as_json:
         _emit_json(
             {"ok": report.ok, "problems": report.problems,
@@ -470,7 +483,11 @@ def audit_verify(config_path, warehouse, tenant, as_json) -> None:
         out.print(f"{warehouse_count} entries in the warehouse, {mirror_count} in the mirror")
         for problem in report.problems:
             out.print(f"[red]problem:[/red] {escape(problem)}")
-        out.print("chain intact" if report.ok else "[bold red]chain broken[/bold red]")
+        out.print(
+            "chain intact; every landing and batch accounted for"
+            if report.ok
+            else "[bold red]the accounting of disclosures is broken or incomplete[/bold red]"
+        )
     sys.exit(exit_codes.OK if report.ok else exit_codes.AUDIT_BROKEN)
 
 

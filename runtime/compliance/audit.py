@@ -12,6 +12,12 @@ fsynced), so a warehouse rebuild never loses it. `verify` recomputes the chain i
 compares them. Appenders, purges and restores are serialised by a lock file next to the mirror
 (not the mirror itself, which a purge replaces).
 
+Each append can name the steps it accounts for (a landing that read PHI, a batch Fusion
+received): they are recorded in `<tenant>_audit.disclosure_steps` in the same warehouse
+transaction as the entries, so a step is marked accounted exactly when its entries are
+committed, and a step without a mark is a hole that the next run fills and `audit verify`
+reports (runtime/pipeline/disclosures.py).
+
 Messages name sequence numbers only, never entry contents.
 """
 
@@ -76,6 +82,18 @@ class DisclosureRecord:
     recorded_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class AccountedStep:
+    """A step whose PHI an append accounts for: `kind` is `load` (a dlt load that landed rows
+    naming patients; `step_id` its load id) or `batch` (a batch Fusion received or that was
+    handed over; `step_id` its batch id)."""
+
+    kind: str
+    step_id: str
+    stream: str
+    domain: str
+
+
 @dataclass
 class VerifyReport:
     """What `verify` found: `ok` is False on any break in either store or between them."""
@@ -114,14 +132,19 @@ class DisclosureLog:
         self._state_file = mirror.with_name(mirror.name + ".forwarded")
 
     # public API ------------------------------------------------------------------------------
-    def append(self, entries: Iterable[DisclosureRecord]) -> int:
+    def append(
+        self, entries: Iterable[DisclosureRecord], steps: Iterable[AccountedStep] = ()
+    ) -> int:
         """Record disclosures in both stores, chained after the last entry; returns the count.
 
         One bulk insert (DuckDB from Arrow, Postgres COPY) and one mirror write, whatever the
-        number of entries; either both stores take the entries or neither does.
+        number of entries; either both stores take the entries or neither does. `steps` are
+        marked accounted in the same warehouse transaction (a step may have no entries: a
+        batch naming no patient).
         """
         records = list(entries)
-        if not records:
+        marks = list(steps)
+        if not records and not marks:
             return 0
         for index, record in enumerate(records):
             self._validate(index, record)
@@ -129,7 +152,9 @@ class DisclosureLog:
         with self._locked(self._lock_file), self.warehouse.connect() as con:
             cur = self._cursor(con)
             self._ensure_table(cur)
+            self._ensure_steps_table(cur)
             seq, prev = self._tail(cur)
+            first = seq + 1
             rows = []
             for record in records:
                 seq += 1
@@ -149,9 +174,28 @@ class DisclosureLog:
                 row["entry_hash"] = prev = entry_hash(row)
                 rows.append(row)
             self._begin(con)
-            self._insert(cur, rows)
-            self._write_both(con, rows)
+            if rows:
+                self._insert(cur, rows)
+            self._mark(cur, marks, first, seq, now)
+            if rows:
+                self._write_both(con, rows)
+            else:
+                con.commit()
         return len(rows)
+
+    def accounted(self, kind: str) -> set[str]:
+        """The ids of the steps of `kind` an append has accounted for."""
+        rows = self.warehouse.query(
+            "select count(*) from information_schema.tables "
+            "where table_schema = %s and table_name = 'disclosure_steps'",
+            (self.schema,),
+        )
+        if not rows[0][0]:
+            return set()
+        found = self.warehouse.query(
+            f"select step_id from {self.schema}.disclosure_steps where kind = %s", (kind,)
+        )
+        return {str(step_id) for (step_id,) in found}
 
     def verify(self) -> VerifyReport:
         """Recompute the chain in both stores and compare them, streaming both once."""
@@ -367,6 +411,41 @@ class DisclosureLog:
             f"create index if not exists disclosures_patient_idx "
             f"on {self.table} (patient_pseudonym)",
         )
+
+    def _ensure_steps_table(self, cur) -> None:
+        self._execute(
+            cur,
+            f"""create table if not exists {self.schema}.disclosure_steps (
+                kind varchar not null,
+                step_id varchar not null,
+                stream varchar not null,
+                domain varchar not null,
+                first_sequence bigint,
+                last_sequence bigint,
+                recorded_at varchar(27) not null,
+                primary key (kind, step_id)
+            )""",
+        )
+
+    def _mark(self, cur, steps: list[AccountedStep], first: int, last: int, now: str) -> None:
+        """Mark `steps` accounted by entries `first`..`last` (none when last < first); a step
+        marked before keeps its first mark."""
+        for step in steps:
+            self._execute(
+                cur,
+                f"insert into {self.schema}.disclosure_steps (kind, step_id, stream, domain, "
+                "first_sequence, last_sequence, recorded_at) values (%s, %s, %s, %s, %s, %s, %s) "
+                "on conflict do nothing",
+                (
+                    step.kind,
+                    step.step_id,
+                    step.stream,
+                    step.domain,
+                    first if last >= first else None,
+                    last if last >= first else None,
+                    now,
+                ),
+            )
 
     def _table_exists(self) -> bool:
         rows = self.warehouse.query(

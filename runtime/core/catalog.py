@@ -108,12 +108,15 @@ class Target:
 @dataclass(frozen=True)
 class PatientRows:
     """A raw table whose rows name a patient: the SQL of the source system and of the local
-    patient id (the pair the staging models pseudonymize as `local_patient_pseudonym`)."""
+    patient id (the pair the staging models pseudonymize as `local_patient_pseudonym`, kind
+    `patient`), or, where `system` is None, of an identifier staging pseudonymizes alone as
+    `kind` (Epic's MRN)."""
 
     layer: str
     table: str
-    system: str
+    system: str | None
     local_id: str
+    kind: str = "patient"
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,9 @@ SOURCES = {
                 )
             },
             safe_harbor=True,
+            patients=(
+                PatientRows("raw_epic", "resolute_journal_lines", None, "pat_mrn_id", kind="mrn"),
+            ),
         ),
         Source(
             name="allscripts_sunrise",

@@ -98,9 +98,7 @@ def plan_domain(
     delivery, outbox = JournalDelivery(), Outbox(ctx.paths.outbox)
     with domain_lock(ctx.warehouse, ctx.stream.name, ctx.domain.name):
         plan.unsettled_batches = _unsettled_batches(ctx, outbox)
-        built = land_and_build(ctx, result)
-        if result.files_loaded:
-            delivery.disclose(ctx, outbox, result, {})
+        built = land_and_build(ctx, result)  # records the PHI it reads as it lands
         if not built:
             plan.status = result.status
             plan.message = result.message

@@ -133,25 +133,26 @@ def _run_steps(
     submit_only: bool,
     expect_plan: str | None,
 ) -> None:
+    # What a process that died left unrecorded in the accounting of disclosures comes first.
+    result.disclosures += _record_reads(ctx, result)
     if ctx.domain.fusion is None:
         land_and_build(ctx, result)  # a landing domain: its data is modelled, nothing exported
         return
     delivery = delivery_for(ctx.domain)
     delivery.check_options(ctx, feed_days, expect_plan)
     outbox = Outbox(ctx.paths.outbox)
+    result.disclosures += delivery.disclose(ctx, outbox, result)
     fusion = ctx.fusion_client()
     if fusion is not None and not submit_only:
         _settle(ctx, result, delivery, outbox, fusion)
     if result.status == "ok" and not submit_only:
         _prepare(ctx, result, delivery, outbox, feed_days, expect_plan)
-    sent: dict[str, date] = {}
     if result.status in ("ok", "export_conflict"):
-        sent = _send(ctx, result, delivery, outbox, fusion)
-    if result.status not in ("quality_gate_failed", "plan_changed"):
-        ctx.progress("audit: recording PHI reads and disclosures")
-        clock = time.perf_counter()
-        result.disclosures += delivery.disclose(ctx, outbox, result, sent)
-        _lap(result, "audit", clock)
+        _send(ctx, result, delivery, outbox, fusion)
+    ctx.progress("audit: recording the disclosures of the batches sent")
+    clock = time.perf_counter()
+    result.disclosures += delivery.disclose(ctx, outbox, result)
+    _lap(result, "audit", clock)
 
 
 def _prepare(
@@ -180,7 +181,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     when a check failed or the extract stopped early (the run's status says so and nothing
     may be exported)."""
     ctx.progress(f"extract: landing new data from {ctx.domain.source}")
-    clock, started = time.perf_counter(), time.time()
+    clock = time.perf_counter()
     landing = land(
         LandingJob(
             ctx.warehouse,
@@ -203,10 +204,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     waited = landing.details.get("rate_limit_wait_seconds")
     if waited:
         metrics.rate_limit_wait(ctx.tenant.name, ctx.stream.name, ctx.domain.name, waited)
-    if catalog.source(ctx.domain.source).patients:
-        result.disclosures = record_landed_reads(
-            ctx.warehouse, ctx.tenant, ctx.domain, result.run_id, started, ctx.phi_key
-        )
+    result.disclosures += _record_reads(ctx, result)
     clock = _lap(result, "extract", clock)
 
     ctx.progress("transform: dbt build (models and tests)")
@@ -239,6 +237,13 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         )
         return False
     return True
+
+
+def _record_reads(ctx: DomainContext, result: RunResult) -> int:
+    """The `read` entries of every load of the domain's patient tables not accounted for yet."""
+    return record_landed_reads(
+        ctx.warehouse, ctx.tenant, ctx.stream.name, ctx.domain, result.run_id, ctx.phi_key
+    )
 
 
 def _record_landing(ctx: DomainContext, result: RunResult, landing: Landing) -> None:
@@ -282,20 +287,17 @@ def _send(
     delivery: Delivery,
     outbox: Outbox,
     client: FusionClient | None,
-) -> dict[str, date]:
+) -> None:
     """Submit to Fusion when the tenant has one. Without a Fusion endpoint the outbox is the
     hand-over point (files collected from it): every batch with lines not recorded yet is
-    recorded as handed over, the state later deltas are computed against. Returns what was
-    sent (batch id -> day) for the accounting of disclosures."""
+    recorded as handed over, the state later deltas are computed against."""
     clock = time.perf_counter()
     if client is None:
         posting = Posting(ctx.warehouse)
-        sent = {}
         for batch in outbox.batches:
             if batch.lines and posting.submission(batch.batch_id) is None:
                 delivery.hand_over(ctx, batch)
-                sent[batch.batch_id] = batch.feed_date
-        return sent
+        return
     ctx.progress("submit: uploading batches to Fusion and following the import jobs")
     _submit(ctx, result, delivery, outbox, client)
     if result.submission.open_batches and result.status == "ok":
@@ -305,8 +307,6 @@ def _send(
             "the next run follows them up"
         )
     _lap(result, "submit", clock)
-    days = outbox.feed_days()
-    return {b.batch_id: days[b.batch_id] for b in result.submission.batches if b.uploaded}
 
 
 def _submit(

@@ -28,7 +28,7 @@ from runtime.pipeline.delivery.journal_export import export_feed_days, mart_rows
 from runtime.pipeline.delivery.journal_reload import Reloader
 from runtime.pipeline.delivery.journal_submit import AfterUpload, JournalSubmitter, read_batch
 from runtime.pipeline.delivery.protocol import submit_unsettled
-from runtime.pipeline.disclosures import record_phi_access
+from runtime.pipeline.disclosures import record_sent_batches, sent_scope
 from runtime.pipeline.domain import DomainContext, RunResult
 from runtime.pipeline.posting import HANDED_OVER, Posting
 
@@ -131,17 +131,14 @@ class JournalDelivery:
 
         return submit_unsettled(ctx, outbox, posting, only, submit_one)
 
-    def disclose(
-        self, ctx: DomainContext, outbox: Outbox, result: RunResult, sent: dict[str, date]
-    ) -> int:
-        return record_phi_access(
+    def disclose(self, ctx: DomainContext, outbox: Outbox, result: RunResult) -> int:
+        return record_sent_batches(
             ctx.warehouse,
             ctx.tenant,
             ctx.stream.name,
             ctx.domain,
-            result.run_id,
-            result.files_loaded,
-            sent,
+            outbox,
+            sent_scope(ctx.domain, result.run_id),
         )
 
     def reload(self, ctx: DomainContext, outbox: Outbox, batch_id: str) -> ReloadResult:

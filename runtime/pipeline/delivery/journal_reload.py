@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from load.outbox import Outbox, OutboxBatch
-from runtime.compliance.audit import DisclosureLog, DisclosureRecord
 from runtime.core.gl_models import GL_INTERFACE, GlChain
 from runtime.observability import metrics
 from runtime.pipeline.delivery.batches import HeldLine, ReloadRefused, ReloadResult, SubmitResult
 from runtime.pipeline.delivery.journal_export import export_source_lines
-from runtime.pipeline.delivery.journal_submit import read_batch
+from runtime.pipeline.disclosures import record_sent_batches
 from runtime.pipeline.domain import DomainContext
 from runtime.pipeline.posting import TERMINAL, Posting
 
@@ -118,7 +117,7 @@ class Reloader:
                     self.result.status = "submit_incomplete"
                     self.result.message = f"{reload_id} is not finished in Fusion yet"
                     return False
-                self._disclose(reload_id, outcome, self._line_ids(reload_id))
+                self._disclose(reload_id)
             self.posting.settle_reload(self.batch_id, reload_id)
         return True
 
@@ -186,7 +185,7 @@ class Reloader:
             return
         self.result.lines_posted = outcome.lines_posted
         self.result.lines_rejected_again = outcome.lines_rejected
-        self._disclose(reload_id, outcome, line_ids)
+        self._disclose(reload_id)
         self.posting.settle_reload(self.batch_id, reload_id)
 
     def _conclude(self) -> None:
@@ -206,9 +205,6 @@ class Reloader:
     def _relation(self, role: str) -> str:
         """The domain's rows of the journal chain's model in `role`, as a FROM item."""
         return GlChain(self.stream, self.domain.name).rows(self.warehouse, role, role)
-
-    def _line_ids(self, reload_id: str) -> list[int]:
-        return read_batch(self.outbox.batch(reload_id), self.ctx.spec).source_line_ids
 
     def _in_mart(self, feed_date: date, line_ids: list[int]) -> set[int]:
         if not line_ids:
@@ -231,27 +227,17 @@ class Reloader:
         )
         return {int(i): str(reason) for i, reason in rows}
 
-    def _disclose(self, reload_id: str, outcome: SubmitResult, line_ids: list[int]) -> None:
+    def _disclose(self, reload_id: str) -> None:
         """Record the patients of an uploaded reload batch in the accounting of disclosures."""
-        uploaded = any(b.request_id or b.status == "already_posted" for b in outcome.batches)
-        if not uploaded or not line_ids:
-            return
-        lines = self._relation("validated")
-        rows = self.warehouse.query(
-            f"select distinct patient_pseudonym from {lines} where patient_pseudonym is not "
-            f"null and source_line_id in ({_id_list(line_ids)}) order by 1"
+        record_sent_batches(
+            self.warehouse,
+            self.tenant,
+            self.stream,
+            self.domain,
+            self.outbox,
+            f"{self.domain.name}:{GL_INTERFACE}:reload",
+            only={reload_id},
         )
-        records = [
-            DisclosureRecord(
-                patient_pseudonym=pseudonym,
-                scope=f"{self.domain.name}:{GL_INTERFACE}:reload:{reload_id}",
-                purpose=self.domain.disclosure.purpose,
-                recipient=self.domain.disclosure.recipient,
-            )
-            for (pseudonym,) in rows
-        ]
-        if records:
-            DisclosureLog(self.warehouse, self.tenant.name, self.tenant.audit).append(records)
 
 
 def _id_list(line_ids: Iterable[int]) -> str:

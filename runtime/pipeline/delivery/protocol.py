@@ -7,7 +7,8 @@ A run (runtime/pipeline/run.py) drives a domain's delivery in this order, whatev
 4. `export` what Fusion does not hold yet as new batches of the outbox;
 5. send: `submit` to Fusion, or, where the outbox is the hand-over point, `hand_over` each
    batch not recorded yet;
-6. `disclose` what the run read and sent in the accounting of disclosures.
+6. `disclose` the batches that left (uploaded, found in Fusion, handed over) in the accounting
+   of disclosures; also first thing in a run, for what a process that died left unrecorded.
 `reload` re-sends what Fusion rejected from one batch once its cause is fixed.
 
 Journal batches (journal.py) and record batches (records.py) implement it; the outbox
@@ -65,10 +66,8 @@ class Delivery(Protocol):
         """Submit the outbox's batches without a terminal submission (or only those of
         `only`), in chain order, and follow each to its end in Fusion."""
 
-    def disclose(
-        self, ctx: DomainContext, outbox: Outbox, result: RunResult, sent: dict[str, date]
-    ) -> int:
-        """Record the run's PHI reads and what it sent (`sent`: batch id -> day) in the
+    def disclose(self, ctx: DomainContext, outbox: Outbox, result: RunResult) -> int:
+        """Record every batch of the domain that left and is not accounted for yet in the
         accounting of disclosures; returns the entries written."""
 
     def reload(self, ctx: DomainContext, outbox: Outbox, batch_id: str) -> ReloadResult:

@@ -114,9 +114,7 @@ class RecordDelivery:
 
         return submit_unsettled(ctx, outbox, posting, only, submit_one)
 
-    def disclose(
-        self, ctx: DomainContext, outbox: Outbox, result: RunResult, sent: dict[str, date]
-    ) -> int:
+    def disclose(self, ctx: DomainContext, outbox: Outbox, result: RunResult) -> int:
         return 0
 
     def reload(self, ctx: DomainContext, outbox: Outbox, batch_id: str) -> ReloadResult:
