@@ -18,6 +18,8 @@ from load.outbox import Outbox
 from runtime.core.config import Config, ConfigError
 from runtime.core.endpoints import has_endpoint
 from runtime.core.gl_models import GlChain
+from runtime.core.phi import tenant_key_version
+from runtime.core.phi_keys import check_key_version
 from runtime.pipeline.delivery.journal import JournalDelivery, pending_days, plan_fingerprint
 from runtime.pipeline.delivery.protocol import unsettled
 from runtime.pipeline.domain import FUSION_ENDPOINT, DomainContext, Progress
@@ -97,6 +99,7 @@ def plan_domain(
     result.run_id = "plan"
     delivery, outbox = JournalDelivery(), Outbox(ctx.paths.outbox)
     with domain_lock(ctx.warehouse, ctx.stream.name, ctx.domain.name):
+        check_key_version(ctx.warehouse, ctx.phi_key, tenant_key_version(ctx.tenant.name))
         plan.unsettled_batches = _unsettled_batches(ctx, outbox)
         built = land_and_build(ctx, result)  # records the PHI it reads as it lands
         if not built:

@@ -21,6 +21,7 @@ from load.outbox import Outbox
 from runtime.core import catalog, exit_codes
 from runtime.core.config import Config, ConfigError, Domain
 from runtime.core.phi import KEY_VERSION_ENV, MODE_ENV, tenant_key_version
+from runtime.core.phi_keys import check_key_version
 from runtime.core.targets import dbt_selection, target_of
 from runtime.core.warehouse import Warehouse
 from runtime.observability import metrics
@@ -133,6 +134,7 @@ def _run_steps(
     submit_only: bool,
     expect_plan: str | None,
 ) -> None:
+    check_key_version(ctx.warehouse, ctx.phi_key, tenant_key_version(ctx.tenant.name))
     # What a process that died left unrecorded in the accounting of disclosures comes first.
     result.disclosures += _record_reads(ctx, result)
     if ctx.domain.fusion is None:
