@@ -2,15 +2,22 @@
 
 Both run in the same invocation on the same generated feed, alternately and each in its own
 process (peak RSS per side via os.wait4), every ehrfusion run cold on a fresh warehouse. Reported:
-median seconds, rows/s, the ratio ehrfusion/baseline and peak RSS. Results go to stdout and
+median seconds, rows/s, the ratio ehrfusion/baseline, peak RSS, the product's seconds per step
+and its ten slowest dbt nodes (run_results.json), and how many of the batches' zips the two
+sides wrote byte for byte alike (the baseline writes the same files; anything less than all is
+a difference in the work done, not in speed). Results go to stdout and
 bench/results/<scale>.json.
 
-    python bench/run.py [--scale 1000000] [--seed 7] [--repeat 3]
+    python bench/run.py [--scale 1000000] [--seed 7] [--repeat 3] [--sandbox DIR]
+
+`--sandbox` reuses a drop generated earlier (`ehrfusion sandbox generate --out DIR`) instead of
+generating one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -24,6 +31,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT = "bench"
+PHI_KEY = "bench-" + "0" * 40
+TOP_NODES = 10
 
 
 def measured(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
@@ -52,26 +61,83 @@ def write_config(root: Path, sandbox: Path) -> Path:
     return path
 
 
+def key_env() -> dict[str, str]:
+    return os.environ | {f"EHRFUSION__{TENANT.upper()}__PHI_KEY": PHI_KEY}
+
+
+def ehrfusion_command(config: Path, *args: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "ehrfusion"), *args, "--config", str(config),
+            "--tenant", TENANT]  # fmt: skip
+
+
+def run_command(config: Path) -> list[str]:
+    command = ehrfusion_command(config, "run")
+    return [*command, "--stream", "epic", "--domain", "gl_journal", "--json"]
+
+
+def slowest_nodes(work: Path, top: int = TOP_NODES) -> list[dict]:
+    """The dbt build's slowest nodes (models, tests, unit tests) from its run_results.json."""
+    found = sorted(work.glob("work_dir/**/target/run_results.json"))
+    if not found:
+        return []
+    results = json.loads(found[0].read_text())["results"]
+    results.sort(key=lambda r: -r["execution_time"])
+    return [
+        {"node": _node_name(r["unique_id"]), "s": round(r["execution_time"], 2)}
+        for r in results[:top]
+    ]
+
+
+def _node_name(unique_id: str) -> str:
+    """`model x`, `test x` (hash dropped, long names cut), `unit_test model.test`."""
+    kind, _, *rest = unique_id.split(".")
+    name = ".".join(rest[:2]) if kind == "unit_test" else rest[0]
+    return f"{kind} {name[:80]}"
+
+
+def zip_hashes(folder: Path) -> dict[str, str]:
+    """Batch day -> sha256 of its zip, for every GlInterface zip under `folder`."""
+    return {
+        path.stem[-10:]: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.rglob("GlInterface_*.zip")
+    }
+
+
 def fresh_run_of_ehrfusion(root: Path, sandbox: Path, run: int) -> tuple[float, float, dict]:
     """One cold `ehrfusion run` on its own warehouse, state and outbox."""
     work = root / f"ehrfusion-{run}"
     work.mkdir()
     config = write_config(work, sandbox)
-    env = os.environ | {f"EHRFUSION__{TENANT.upper()}__PHI_KEY": "bench-" + "0" * 40}
-    seconds, rss, out = measured(
-        [str(Path(sys.executable).parent / "ehrfusion"), "run", "--config", str(config),
-         "--tenant", TENANT, "--stream", "epic", "--domain", "gl_journal", "--json"],
-        env=env,
-    )  # fmt: skip
-    return seconds, rss, json.loads(out)
+    seconds, rss, out = measured(run_command(config), env=key_env())
+    result = json.loads(out)
+    result["slowest_nodes"] = slowest_nodes(work)
+    result["zips"] = zip_hashes(work / "outbox")
+    return seconds, rss, result
 
 
 def baseline_run(root: Path, sandbox: Path, run: int) -> tuple[float, float, dict]:
+    out_dir = root / f"baseline-{run}"
     seconds, rss, out = measured(
         [sys.executable, "bench/baseline_duckdb.py", "--drop", str(sandbox),
-         "--seeds", "seeds", "--out", str(root / f"baseline-{run}")]
+         "--seeds", "seeds", "--out", str(out_dir)],
+        env=key_env(),
     )  # fmt: skip
-    return seconds, rss, json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    result["zips"] = zip_hashes(out_dir)
+    return seconds, rss, result
+
+
+GENERATED: list[float] = []
+
+
+def generate(out: Path, seed: int, scale: int) -> Path:
+    """Generate the sandbox drop; its seconds are kept in GENERATED."""
+    seconds, _, _ = measured(
+        [str(Path(sys.executable).parent / "ehrfusion"), "sandbox", "generate",
+         "--seed", str(seed), "--scale", str(scale), "--out", str(out), "--json"]
+    )  # fmt: skip
+    GENERATED.append(seconds)
+    return out
 
 
 def main() -> None:
@@ -79,14 +145,12 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; medians reported")
+    parser.add_argument("--sandbox", type=Path, help="a drop generated earlier, reused as is")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ehrfusion-bench-") as tmp:
         root = Path(tmp)
-        sandbox = root / "sandbox"
-        generation, _, _ = measured(
-            [str(Path(sys.executable).parent / "ehrfusion"), "sandbox", "generate",
-             "--seed", str(args.seed), "--scale", str(args.scale), "--out", str(sandbox), "--json"]
-        )  # fmt: skip
+        sandbox = args.sandbox or generate(root / "sandbox", args.seed, args.scale)
+        generation = 0.0 if args.sandbox else GENERATED[-1]
         # Alternate the sides so background load on the machine hits both alike.
         baseline, ours = [], []
         for run in range(args.repeat):
@@ -107,6 +171,7 @@ def main() -> None:
             "rows_per_s": round(rows / base_s),
             "peak_rss_mb": round(max(r[1] for r in baseline)),
             "rows_out": baseline[0][2]["rows_out"],
+            "held_lines": baseline[0][2]["held_lines"],
         },
         "ehrfusion": {
             "median_s": round(ours_s, 2),
@@ -115,7 +180,12 @@ def main() -> None:
             "peak_rss_mb": round(max(r[1] for r in ours)),
             "rows_out": ours[0][2]["export"]["lines"],
             "steps_s": [r[2]["seconds"] for r in ours],
+            "slowest_dbt_nodes_s": ours[0][2]["slowest_nodes"],
         },
+        "zips_identical": sum(
+            ours[0][2]["zips"].get(day) == digest for day, digest in baseline[0][2]["zips"].items()
+        ),
+        "zips": len(ours[0][2]["zips"]),
         "ratio_time_ehrfusion_over_baseline": round(ours_s / base_s, 2),
     }
     results = REPO / "bench" / "results"
