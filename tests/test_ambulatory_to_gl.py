@@ -20,6 +20,7 @@ from cli import main
 from runtime.core.config import load_config
 from runtime.core.gl_models import GlChain
 from runtime.core.warehouse import Warehouse
+from runtime.reports.report import collect_report, render_report
 from sandbox import practice_fusion, touchworks, unity
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate
@@ -207,12 +208,12 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
         f"from {setup.mart('exceptions')}"
     )
     unmapped = {journal for _, journal, account, reason in held if account == UNMAPPED_CPT}
-    assert unmapped and {r for _, _, a, r in held if a == UNMAPPED_CPT} == {"unmapped_coa"}
+    assert unmapped and {r for _, _, a, r in held if a == UNMAPPED_CPT} == {"unmapped_cpt"}
     posted_ids = {int(line["References"]["REFERENCE23"]) for line in first}
     assert posted_ids.isdisjoint({line_id for line_id, *_ in held})
     assert unmapped.isdisjoint({line["References"]["REFERENCE4"] for line in first})
     assert amounts(first)[0] == amounts(first)[1]
-    assert summary["exceptions"]["by_reason"]["unmapped_coa"] > 0
+    assert summary["exceptions"]["by_reason"]["unmapped_cpt"] > 0
 
     # The next day the source voids charges that posted: the day's batch takes them back.
     monkeypatch.setattr(runtime.pipeline.run, "land", real_land)
@@ -246,3 +247,39 @@ def test_ambulatory_charges_post_and_a_voided_charge_is_reversed_the_next_day(
     code, again = setup.run()
     assert code == 0
     assert f"today's delivery from {setup.spec.source} is exported" in again["message"]
+
+
+@pytest.mark.parametrize("ambulatory", ["practice_fusion"], indirect=True)
+def test_an_unmapped_cpt_code_names_its_crosswalk_and_the_page_says_where_lines_came_from(
+    ambulatory,
+):
+    # Practice Fusion charges carry no facility: their CPT code's row names it.
+    setup = ambulatory
+    code, summary = setup.run()
+    assert code == 0, summary["message"]
+
+    held = setup.warehouse.query(
+        "select journal_id, source_account, facility_id, exception_reason "
+        f"from {setup.mart('exceptions')}"
+    )
+    unmapped = {journal for journal, account, _, _ in held if account == UNMAPPED_CPT}
+    assert unmapped
+    reasons = {
+        (account == UNMAPPED_CPT, reason) for journal, account, _, reason in held
+        if journal in unmapped
+    }  # fmt: skip
+    # the revenue line names cpt_gl_crosswalk; its receivable waits with the entry
+    assert reasons == {(True, "unmapped_cpt"), (False, "held_with_entry")}
+    assert "unmapped_coa" not in summary["exceptions"]["by_reason"]
+
+    config = load_config(setup.config_path)
+    report = collect_report(config, TENANT, setup.warehouse, datetime.now(UTC))
+    html = render_report(report)
+    exceptions = html[html.index('<section id="exceptions">') :]
+    assert "seeds/cpt_gl_crosswalk.csv" in exceptions
+    assert "practice_fusion" in exceptions and "veradigm / practice_fusion" in exceptions
+    assert all(line["data_source"] == "practice_fusion" for line in report.exception_lines)
+    # the lines of those entries have no facility yet: the page says why
+    assert any(row.facility == "(no facility)" for row in report.recon)
+    assert 'id="no-facility-note"' in html
+    assert "cpt_gl_crosswalk.csv" in html[html.index('id="no-facility-note"') :]

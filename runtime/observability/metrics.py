@@ -85,6 +85,7 @@ EXCEPTION_REASONS = (
     "missing_amount",
     "non_numeric_amount",
     "unmapped_coa",
+    "unmapped_cpt",
     "no_gl_period",
     "closed_period",
     "period_not_open",

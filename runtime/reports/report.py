@@ -28,7 +28,10 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 REASON_WORDS = {
     "missing_amount": "no amount on the line",
     "non_numeric_amount": "the amount is not a number",
-    "unmapped_coa": "no COA crosswalk row for the facility, department and account",
+    "unmapped_coa": "no row in seeds/coa_crosswalk.csv for the facility, department and source "
+    "account on the accounting date",
+    "unmapped_cpt": "no row in seeds/cpt_gl_crosswalk.csv for the source system, location and CPT "
+    "code on the accounting date",
     "no_gl_period": "the accounting date is in no GL period",
     "closed_period": "the GL period is closed",
     "period_not_open": "the GL period is not open",
@@ -69,6 +72,11 @@ class Report:
         if self.recon_total is None:
             return "not available"
         return "reconciled" if all(r.reconciled for r in self.recon) else "drift"
+
+    @property
+    def has_no_facility_row(self) -> bool:
+        """Whether reconciliation has lines no facility was found for (the page explains)."""
+        return any(row.facility == reads.NO_FACILITY for row in self.recon or [])
 
     @property
     def open_exception_lines(self) -> int | None:
@@ -198,7 +206,10 @@ def render_report(report: Report) -> str:
     env.filters |= {"money": money, "count": count, "cell": cell, "run_tone": run_tone}
     env.filters["when"] = lambda value: when(value, report.timezone)
     return env.get_template(TEMPLATE).render(
-        report=report, reason_words=REASON_WORDS, shown=FAILING_ROWS_SHOWN
+        report=report,
+        reason_words=REASON_WORDS,
+        shown=FAILING_ROWS_SHOWN,
+        no_facility=reads.NO_FACILITY,
     )
 
 

@@ -213,22 +213,26 @@ def operator_queue(db: Reader, warehouse: Warehouse) -> Table | None:
 def exceptions_by_reason(
     db: Reader, warehouse: Warehouse, chains: list[GlChain]
 ) -> list[dict] | None:
-    """Held lines, debits and credits per exception reason over every GL chain, most lines
-    first."""
-    found: dict[str, dict] = {}
+    """Held lines, debits and credits per exception reason, source and domain over every GL
+    chain, most lines first."""
+    found: dict[tuple, dict] = {}
     marts = _existing(db, warehouse, chains, "exceptions")
     if not marts:
         return None
+    keys = ("reason", "data_source", "stream_name", "domain_name")
     for relation in marts:
         for row in db.dicts(
-            "select exception_reason as reason, count(*) as lines, sum(debit_amount) as debit, "
-            f"sum(credit_amount) as credit from {relation} as held group by exception_reason"
+            "select exception_reason as reason, data_source, stream_name, domain_name, "
+            "count(*) as lines, sum(debit_amount) as debit, sum(credit_amount) as credit "
+            f"from {relation} as held "
+            "group by exception_reason, data_source, stream_name, domain_name"
         ):
-            total = found.setdefault(row["reason"], {"reason": row["reason"], "lines": 0})
+            key = tuple(row[k] for k in keys)
+            total = found.setdefault(key, dict(zip(keys, key, strict=True)) | {"lines": 0})
             total["lines"] += row["lines"]
             for side in ("debit", "credit"):
                 total[side] = total.get(side, Decimal(0)) + Decimal(row[side] or 0)
-    return sorted(found.values(), key=lambda r: (-r["lines"], r["reason"]))
+    return sorted(found.values(), key=lambda r: (-r["lines"], *(str(r[k]) for k in keys)))
 
 
 def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlChain]) -> list[dict] | None:
@@ -238,6 +242,7 @@ def exception_lines(db: Reader, warehouse: Warehouse, chains: list[GlChain]) -> 
     if not marts:
         return None
     columns = (
+        "data_source, stream_name, domain_name, "
         "source_line_id, journal_id, feed_date, accounting_date, period_name, facility_id, "
         "department_id, source_account, currency_code, debit_amount, credit_amount, "
         "debit_amount_text, credit_amount_text, exception_reason"

@@ -35,7 +35,13 @@ entry_batches as (
 
     select
         journal_id,
-        max(delivered_on) as batch_date
+        max(delivered_on) as batch_date,
+        -- a line mapped by CPT code without a cpt_gl_crosswalk row (it names the facility)
+        max(
+            case
+                when cpt_crosswalk_system is not null and fusion_company is null then 1 else 0
+            end
+        ) as has_unmapped_cpt
 
     from mapped
     group by journal_id
@@ -82,6 +88,7 @@ entries as (
     select
         entry_batches.journal_id,
         entry_batches.batch_date,
+        entry_batches.has_unmapped_cpt,
         posted_entries.posted_before,
         coalesce(posted_entries.posted_before, 0) = 1 as is_posted_entry,
         coalesce(posted_entries.posted_in_closed_period, 0) = 1 as posted_in_closed_period,
@@ -107,6 +114,14 @@ entries as (
             when entries.posted_before = 0 then null
             when mapped.amount_status = 'missing' then 'missing_amount'
             when mapped.amount_status = 'non_numeric' then 'non_numeric_amount'
+            -- each names the crosswalk to fix: a CPT-mapped line cpt_gl_crosswalk; a line
+            -- whose facility only that missing row would name waits with its entry
+            when mapped.fusion_company is null and mapped.cpt_crosswalk_system is not null
+                then 'unmapped_cpt'
+            when
+                mapped.fusion_company is null and mapped.facility_id is null
+                and entries.has_unmapped_cpt = 1
+                then null
             when mapped.fusion_company is null then 'unmapped_coa'
             -- restated after posting: the correction paths below deal with the periods
             when entries.posted_before = 1 then null
