@@ -1,9 +1,9 @@
 """Sunrise clinicians -> Fusion HCM Data Loader Worker.dat: the Sunrise stand-in is landed and
 `dbt build` of the Sunrise Worker target (runtime/core/catalog.py) runs on DuckDB and Postgres.
-The six
-component marts write a valid Worker.dat; a clinician is sent again only when its values differ
-from what Fusion accepted before its batch day; an expired licence suspends the assignment and
-puts the clinician on the HR review list; a clinician without a start date is held there."""
+The worker mart (one row per clinician, a column per component attribute) writes a valid
+Worker.dat; a clinician is sent again only when its values differ from what Fusion accepted
+before its batch day; an expired licence suspends the assignment and puts the clinician on the
+HR review list; a clinician without a start date is held there."""
 
 from __future__ import annotations
 
@@ -40,15 +40,9 @@ EXPIRED = 10001  # licence expired before the batch day
 NO_START = 10002  # no start date: held
 ACCEPTED = (10003, 10004, 10005, 10006, 10007)  # Fusion accepted them before the batch day
 RENAMED = 10003  # then its last name changes
-COMPONENTS = {
-    "Worker": "fusion__hdl_worker",
-    "PersonName": "fusion__hdl_person_name",
-    "PersonEmail": "fusion__hdl_person_email",
-    "WorkRelationship": "fusion__hdl_work_relationship",
-    "WorkTerms": "fusion__hdl_work_terms",
-    "Assignment": "fusion__hdl_assignment",
-}
-# what the marts carry beside the HDL attributes
+MART = "fusion__hdl_workers"
+COMPONENTS = ("Worker", "PersonName", "PersonEmail", "WorkRelationship", "WorkTerms", "Assignment")
+# what the mart carries beside the components' attributes (`<component>__<attribute>`)
 RECORD_COLUMNS = (
     "stream_name", "domain_name", "record_key", "batch_date", "record_hash", "measure",
 )  # fmt: skip
@@ -130,8 +124,8 @@ def build(warehouse: Warehouse, work_dir: Path) -> None:
         "worker_status_licence_expiry_wins",
     ]
     # staging (clinicians, Fusion records), the Sunrise contribution, the shared workers' models
-    # (mapped, changes; the ephemeral pick runs inside them), 6 component marts, the review list
-    assert outcome.models == 12
+    # (mapped, changes; the ephemeral pick runs inside them), the worker mart, the review list
+    assert outcome.models == 7
     assert outcome.seeds == 1
 
 
@@ -141,6 +135,22 @@ def rows(warehouse: Warehouse, model: str) -> list[dict]:
         cursor.execute(f"select * from {warehouse.schema('marts')}.{model} order by record_key")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def components(warehouse: Warehouse) -> dict[str, dict[str, dict]]:
+    """The worker mart split into its components: component -> record_key -> the record columns
+    and the component's attributes (the `<component>__` prefix dropped). Every other column of
+    the mart belongs to one component."""
+    split: dict[str, dict[str, dict]] = {c: {} for c in COMPONENTS}
+    prefixes = {c: f"{column_name(c)}__" for c in COMPONENTS}
+    for row in rows(warehouse, MART):
+        owned = [k for k in row if k in RECORD_COLUMNS or k.startswith(tuple(prefixes.values()))]
+        assert owned == list(row), set(row) - set(owned)
+        record = {k: v for k, v in row.items() if k in RECORD_COLUMNS}
+        for component, prefix in prefixes.items():
+            attributes = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
+            split[component][row["record_key"]] = record | attributes
+    return split
 
 
 def accept(warehouse: Warehouse, workers: list[dict], batch_date: date) -> None:
@@ -209,7 +219,7 @@ def test_clinicians_become_hdl_workers_sent_until_fusion_holds_them(warehouse, s
     landing_days.add(datetime.now(UTC).date())
     build(warehouse, work_dir)
 
-    marts = {c: {r["record_key"]: r for r in rows(warehouse, m)} for c, m in COMPONENTS.items()}
+    marts = components(warehouse)
     clinicians = {str(10001 + n) for n in range(20)}
     sendable = clinicians - {str(NO_START)}
     assert {c: set(m) for c, m in marts.items()} == {c: sendable for c in COMPONENTS}
@@ -252,7 +262,7 @@ def test_clinicians_become_hdl_workers_sent_until_fusion_holds_them(warehouse, s
     land(warehouse, stand_in, tmp_path)
     build(warehouse, work_dir)
 
-    after = {c: {r["record_key"]: r for r in rows(warehouse, m)} for c, m in COMPONENTS.items()}
+    after = components(warehouse)
     unchanged = {str(k) for k in ACCEPTED} - {str(RENAMED)}
     assert {c: set(m) for c, m in after.items()} == {c: sendable - unchanged for c in COMPONENTS}
     assert after["PersonName"][str(RENAMED)]["last_name"] == "OKAFOR-BRANDT"

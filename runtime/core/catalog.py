@@ -41,7 +41,8 @@ class RecordObject:
     contributions under the contract in intermediate/_<chain>__contributions.yml)."""
 
     chain: str  # dbt tag of its shared models; EHRFUSION_<CHAIN>_MODEL names the contribution
-    # FBDI CSV name or HDL component -> mart model, the primary one first
+    # file in the zip (an FBDI CSV, or the HDL .dat: one mart whose columns are
+    # <component>__<attribute>) -> mart model, the primary one first
     marts: dict[str, str]
     exceptions: str  # mart of held records with a reason
 
@@ -64,14 +65,7 @@ RECORD_OBJECTS = {
     ),
     "Worker": RecordObject(
         "workers",
-        {
-            "Worker": "fusion__hdl_worker",
-            "PersonName": "fusion__hdl_person_name",
-            "PersonEmail": "fusion__hdl_person_email",
-            "WorkRelationship": "fusion__hdl_work_relationship",
-            "WorkTerms": "fusion__hdl_work_terms",
-            "Assignment": "fusion__hdl_assignment",
-        },
+        {"Worker.dat": "fusion__hdl_workers"},
         "exceptions__workers",
     ),
 }
@@ -96,7 +90,7 @@ class Target:
     contribution: str | None = None
     # charge sources: their charges in the canonical charge shape (the CHARGES chain)
     charges: str | None = None
-    # record objects: FBDI CSV name or HDL component -> mart model, the primary one first
+    # record objects: file in the zip (FBDI CSV or HDL .dat) -> mart model, the primary one first
     marts: dict[str, str] = field(default_factory=dict)
     exceptions: str | None = None  # record objects: mart of held records with a reason
 

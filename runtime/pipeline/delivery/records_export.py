@@ -83,21 +83,23 @@ def _export_hdl(
     batch_id: str,
     scope: dict,
 ) -> ExportResult:
-    """Components in spec order, each a METADATA line then one MERGE line per row: the
+    """One mart row per record holds all its components (`<component>__<attribute>` columns);
+    components in spec order, each a METADATA line then one MERGE line per record: the
     writer's layout, which numbers the `.dat` lines the records file refers to."""
+    primary = tables[next(iter(target.marts))]
+    record_keys = primary.column("record_key").to_pylist()
     components, lines, keys = {}, [], []
     number = 0
     for comp in spec.components:
-        table = tables.get(comp.name)
-        if table is None or table.num_rows == 0:
+        rows = _component_rows(primary, comp)
+        if not rows:
             continue
-        components[comp.name] = _attribute_rows(table, comp)
+        components[comp.name] = rows
         number += 1  # METADATA
-        for key in table.column("record_key").to_pylist():
+        for key in record_keys:
             number += 1
             lines.append((spec.dat_file, number))
             keys.append(key)
-    primary = tables[next(iter(target.marts))]
     records = _records_file(lines, keys, primary)
     return export_hdl_batch(components, spec, outbox, batch_id, scope, records=records)
 
@@ -122,12 +124,17 @@ def _records_file(lines: list[tuple[str, int]], keys: list, primary: pa.Table) -
     return out.getvalue().encode("utf-8")
 
 
-def _attribute_rows(table: pa.Table, comp: HdlComponent) -> list[dict]:
-    """The component's rows keyed by HDL attribute name (mart columns named by column_name)."""
+def _component_rows(table: pa.Table, comp: HdlComponent) -> list[dict]:
+    """The component's rows keyed by HDL attribute name, from the mart's columns named
+    `<component>__<attribute>` (column_name of each); none when the mart has none of them."""
+    prefix = f"{column_name(comp.name)}__"
     present = set(table.column_names)
-    wanted = [(a.name, column_name(a.name)) for a in comp.attributes]
+    wanted = [(a.name, prefix + column_name(a.name)) for a in comp.attributes]
     wanted = [(name, column) for name, column in wanted if column in present]
-    return [{name: row[column] for name, column in wanted} for row in table.to_pylist()]
+    if not wanted or table.num_rows == 0:
+        return []
+    values = {column: table.column(column).to_pylist() for _, column in wanted}
+    return [{name: values[column][i] for name, column in wanted} for i in range(table.num_rows)]
 
 
 def _mart_rows(warehouse: Warehouse, stream: str, domain: str, mart: str, day: date) -> pa.Table:
