@@ -581,6 +581,39 @@ def sandbox_generate(seed, scale, out_dir, start, days, as_json) -> None:
         out.print(f"sandbox written to {out_dir} (endpoints: {out_dir / 'endpoints.json'})")
 
 
+@sandbox.command("serve")
+@config_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The sandbox folder (default: every tenant's, beside its endpoints file).",
+)
+def sandbox_serve(config_path, out_dir) -> None:
+    """Keep the sandbox's servers running (the EHR APIs and Fusion, with the state the demo
+    left) until interrupted, so later commands work against the same Fusion."""
+    from sandbox.serve import serve
+
+    try:
+        if out_dir is not None:
+            folders = [out_dir]
+        else:
+            config = load_config(config_path)
+            folders = sorted({t.endpoints_file.parent for t in config.tenants.values()})
+        serve(folders, _print_served)
+    except Exception as exc:
+        _fail(exc, False)
+
+
+def _print_served(urls: dict[str, str]) -> None:
+    table = Table("sandbox:server", "url")
+    for name, url in urls.items():
+        table.add_row(name, url)
+    out.print(table)
+    out.print("serving; stop with Ctrl-C (or SIGTERM)")
+
+
 @sandbox.command("restate")
 @click.option("--seed", default=7, show_default=True)
 @click.option(

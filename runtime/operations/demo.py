@@ -1,6 +1,12 @@
 """The quickstart: generate the sandbox health system, start its Fusion, and run every enabled
 domain on it to the end: files landed, checked, exported, posted, disclosed and reported. Then
-a restatement changes a few posted entries and a second run posts the corrections."""
+a restatement changes a few posted entries and a second run posts the corrections.
+
+What the demo uses and the tenant does not set (a generated PHI key, the sandbox's published
+credentials) it writes to `.dlt/secrets.toml` beside the config file (owner-only), where every
+later command run from that folder finds it; the sandbox's Fusion keeps its state beside the
+endpoints file, so `ehrfusion sandbox serve` brings back the Fusion the demo posted to.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,12 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import tomlkit
+
 from load.fusion_client import client_for_tenant, fusion_url
 from runtime.core.config import Config, Tenant
 from runtime.core.phi import tenant_key, validate_key
+from runtime.core.private_files import private_folder
 from runtime.core.secrets import env_name, optional_secret
 from runtime.core.warehouse import Warehouse
 from runtime.pipeline.domain import Progress, RunResult
@@ -25,20 +34,50 @@ from sandbox.fusion import server as fusion_sandbox
 from sandbox.generate import STAND_INS, generate
 
 
+def demo_secrets_file(config: Config) -> Path:
+    """Where the demo keeps what it generated: dlt's `.dlt/secrets.toml` beside the config."""
+    return config.path.parent / ".dlt" / "secrets.toml"
+
+
 def demo_key(config: Config, tenant: str) -> str:
     """The tenant's configured PHI key, or else a stable demo key.
 
-    The demo key is generated once into the work folder (mode 0600); a real deployment sets
-    EHRFUSION__<TENANT>__PHI_KEY or secrets.toml instead.
+    The demo key is generated once into `.dlt/secrets.toml` beside the config file (mode 0600),
+    as `[ehrfusion.<tenant>] phi_key`, where dlt finds it for every later command run from that
+    folder; a real deployment sets EHRFUSION__<TENANT>__PHI_KEY or its own secrets.toml.
     """
     if optional_secret(tenant, "phi_key"):
         return tenant_key(tenant)
-    key_file = config.work_dir / tenant / "demo_phi.key"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_hex(32), encoding="utf-8")
-    return validate_key(key_file.read_text(encoding="utf-8").strip(), str(key_file))
+    path = demo_secrets_file(config)
+    key = _saved_secrets(path, tenant).get("phi_key")
+    if key is None:
+        key = secrets.token_hex(32)
+        _save_secrets(path, tenant, {"phi_key": key})
+    return validate_key(key, f"{path}: [ehrfusion.{tenant}] phi_key")
+
+
+def _saved_secrets(path: Path, tenant: str) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    return {k: str(v) for k, v in document.get("ehrfusion", {}).get(tenant, {}).items()}
+
+
+def _save_secrets(path: Path, tenant: str, values: dict[str, str]) -> None:
+    """Add `values` under [ehrfusion.<tenant>] of the secrets file, keeping everything else;
+    the file is the owner's only and replaced atomically."""
+    private_folder(path.parent)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    document = tomlkit.parse(text)
+    section = document.setdefault("ehrfusion", tomlkit.table(is_super_table=True))
+    table = section.setdefault(tenant, tomlkit.table())
+    for name, value in values.items():
+        table[name] = value
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as out:
+        out.write(tomlkit.dumps(document))
+    os.replace(temporary, path)
 
 
 def run_demo(
@@ -60,7 +99,7 @@ def run_demo(
             for stand_in in STAND_INS:
                 if stand_in.kind == "http":
                     running.enter_context(stand_in.start(tenant.endpoints_file.parent))
-            _use_sandbox_credentials(tenant)
+            _use_sandbox_credentials(config, tenant)
             results += _run_tenant(config, tenant, warehouse_override, progress)
             _restate(tenant, generated[tenant.name], seed, progress)
             results += _run_tenant(config, tenant, warehouse_override, progress)
@@ -87,8 +126,9 @@ def _restate(tenant: Tenant, generated: dict, seed: int, progress: Progress) -> 
     )
 
 
-def _use_sandbox_credentials(tenant: Tenant) -> None:
-    """The stand-ins' published credentials, for every secret the tenant does not set."""
+def _use_sandbox_credentials(config: Config, tenant: Tenant) -> None:
+    """The stand-ins' published credentials, for every secret the tenant does not set: in this
+    process, and in the demo's secrets file for later commands."""
     sandbox = {
         "fusion_client_id": fusion_sandbox.CLIENT_ID,
         "fusion_client_secret": fusion_sandbox.CLIENT_SECRET,
@@ -102,9 +142,13 @@ def _use_sandbox_credentials(tenant: Tenant) -> None:
             for practice in domain.practices:
                 sandbox[f"pf_{practice}_client_id"] = practice_fusion.client_id(practice)
                 sandbox[f"pf_{practice}_client_secret"] = practice_fusion.client_secret(practice)
-    for name, value in sandbox.items():
-        if not optional_secret(tenant.name, name):
-            os.environ[env_name(tenant.name, name)] = value
+    missing = {name: v for name, v in sandbox.items() if not optional_secret(tenant.name, name)}
+    path = demo_secrets_file(config)
+    saved = _saved_secrets(path, tenant.name)
+    if any(saved.get(name) != value for name, value in missing.items()):
+        _save_secrets(path, tenant.name, missing)
+    for name, value in missing.items():
+        os.environ[env_name(tenant.name, name)] = value
 
 
 def _run_tenant(

@@ -22,7 +22,7 @@ __all__ = ["STAND_IN", "FusionSimulator"]
 
 
 def describe(request: GenerationRequest) -> dict[str, Any]:
-    """Nothing to write: the simulator keeps its state in memory. Summarise its world."""
+    """Nothing to write: the simulator saves its state when it runs. Summarise its world."""
     return {
         "server": "started on demand: stand_in('fusion').start(out_dir)",
         "ledger_id": chart.LEDGER_ID,
@@ -31,9 +31,13 @@ def describe(request: GenerationRequest) -> dict[str, Any]:
     }
 
 
+STATE_FILE = "fusion_state.pickle"
+
+
 def server_for(out_dir: Path) -> FusionSimulator:
-    """A fresh simulator that publishes itself in `out_dir`'s endpoints file."""
-    return FusionSimulator(endpoints_path(out_dir))
+    """A simulator that publishes itself in `out_dir`'s endpoints file and keeps its state in
+    `out_dir/fusion_state.pickle`, so the next one started there is the same Fusion."""
+    return FusionSimulator(endpoints_path(out_dir), state_file=Path(out_dir) / STATE_FILE)
 
 
 STAND_IN = StandIn(name=NAME, kind="http", generate=describe, server=server_for)

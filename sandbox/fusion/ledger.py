@@ -90,6 +90,12 @@ class JournalBatch:
         return self.summary() | {"PostedLineReferences": self.line_references.to_pylist()}
 
 
+def _no_activity() -> list[Decimal]:
+    """Debits and credits of a combination nothing posted to yet (a module function: the
+    simulator's state is pickled)."""
+    return [Decimal(0), Decimal(0)]
+
+
 class Ledger:
     """One ledger: its chart, period statuses and the activity posted to it."""
 
@@ -103,9 +109,7 @@ class Ledger:
         self.period_status = {p.name: p.initial_status for p in self.periods}
         self._order = {p.name: i for i, p in enumerate(self.periods)}
         # (period, combination, currency) -> [debits, credits]
-        self.activity: dict[tuple[str, str, str], list[Decimal]] = defaultdict(
-            lambda: [Decimal(0), Decimal(0)]
-        )
+        self.activity: dict[tuple[str, str, str], list[Decimal]] = defaultdict(_no_activity)
 
     def combination_problem(self, combination: str) -> str | None:
         """Why `combination` cannot take postings, or None when it can."""

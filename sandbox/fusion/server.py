@@ -2,8 +2,10 @@
 
 Implements docs/fusion_contract.md on a `LoopbackServer`. Request bodies are never logged or
 echoed back (they carry journal lines and worker data); state lives in memory for the life of
-the server. Every API route goes through 5xx injection and auth; the token endpoint and the
-`/__sandbox__/` routes do not.
+the server, and, given a `state_file`, on disk too: read when built, saved (owner-only, replaced
+atomically) within a second of any request and at stop, so a later simulator on the same file
+is the same Fusion (`ehrfusion sandbox serve` after the demo). Every API route goes through 5xx
+injection and auth; the token endpoint and the `/__sandbox__/` routes do not.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import os
+import pickle
 import secrets
 import threading
 import time
@@ -23,7 +27,7 @@ from sandbox.fusion import knobs as knob_rules
 from sandbox.fusion.creates import CustomerAccounts, MassAdditions
 from sandbox.fusion.data_loader import DataLoader
 from sandbox.fusion.hcm_store import HcmStore
-from sandbox.fusion.jobs import JobRunner
+from sandbox.fusion.jobs import Job, JobRunner
 from sandbox.fusion.knobs import KnobError, Knobs
 from sandbox.fusion.ledger import Books
 from sandbox.fusion.objects import ObjectStore
@@ -69,26 +73,45 @@ class FusionSimulator(LoopbackServer):
     """Simulated Oracle Fusion (imports, HCM Data Loader, reads and creates) on 127.0.0.1."""
 
     def __init__(
-        self, endpoints_file: Path | None = None, first_request_id: int = FIRST_REQUEST_ID
+        self,
+        endpoints_file: Path | None = None,
+        first_request_id: int = FIRST_REQUEST_ID,
+        state_file: Path | None = None,
     ) -> None:
         super().__init__(NAME, endpoints_file)
+        self.state_file = Path(state_file) if state_file else None
+        self._requests = self._saved = 0
+        self._saver: threading.Thread | None = None
+        self._saver_stop = threading.Event()
         self.lock = threading.RLock()
-        self.books = Books()
+        saved = self._read_state()
+        self.books = saved["books"] if saved else Books()
         self.knobs = Knobs()
-        self.jobs = JobRunner(self.knobs, self.lock, first_request_id)
-        self.objects = ObjectStore()
-        self.hcm = HcmStore()
+        self.jobs = JobRunner(
+            self.knobs, self.lock, saved["next_request_id"] if saved else first_request_id
+        )
+        self.objects = saved["objects"] if saved else ObjectStore()
+        self.hcm = saved["hcm"] if saved else HcmStore()
         fixed_assets = next(s for s in imports.fbdi_specs() if s.object_name == "FaMassAdditions")
         self.mass_additions = MassAdditions(fixed_assets, self.objects, self.lock)
         self._tokens: dict[str, float] = {}
+        self.data_loader = DataLoader(self.hcm, self.jobs, self.lock)
+        self.customer_accounts = CustomerAccounts(self.lock)
+        if saved:
+            for request_id, (status, log_zip) in saved["jobs"].items():
+                self.jobs.jobs[request_id] = Job(request_id, None, None, status, log_zip)
+            self.data_loader.data_sets = saved["data_sets"]
+            self.data_loader._next_content = saved["next_content"]
+            self.customer_accounts.accounts = saved["accounts"]
+            self.mass_additions._next_id = saved["next_mass_addition_id"]
         self.api_routes: list[Route] = [
             route(ERP_INTEGRATIONS, GET=self._job_finder, POST=self._erp_operation),
             route(JOURNAL_BATCHES, GET=self._journal_batches),
             route(LEDGER_BALANCES, GET=self._ledger_balances),
-            *DataLoader(self.hcm, self.jobs, self.lock).routes(),
+            *self.data_loader.routes(),
             *Workers(self.hcm, self.lock).routes(),
             *Reference(self.objects, self.lock).routes(),
-            *CustomerAccounts(self.lock).routes(),
+            *self.customer_accounts.routes(),
         ]
         self.open_routes: list[Route] = [
             route(TOKEN_PATH, POST=self._token),
@@ -99,18 +122,87 @@ class FusionSimulator(LoopbackServer):
         ]
 
     def start(self) -> Self:
-        """Start the job worker, then serve."""
+        """Start the job worker, then serve (and save the state as it changes)."""
         self.jobs.start()
         try:
-            return super().start()
+            super().start()
         except BaseException:
             self.jobs.stop()
             raise
+        if self.state_file is not None:
+            self._saver_stop.clear()
+            self._saver = threading.Thread(target=self._save_loop, name="fusion-state", daemon=True)
+            self._saver.start()
+        return self
 
     def stop(self) -> None:
-        """Stop serving, then stop the job worker; idempotent."""
+        """Stop serving, then stop the job worker and save the state; idempotent."""
+        running = self.running
         super().stop()
         self.jobs.stop()
+        if self._saver is not None:
+            self._saver_stop.set()
+            self._saver.join()
+            self._saver = None
+        if running and self.state_file is not None:
+            self.save_state()
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request, counting it so the state is saved after it."""
+        try:
+            return super().handle(request)
+        finally:
+            with self.lock:
+                self._requests += 1
+
+    # --- state on disk ----------------------------------------------------------------------
+
+    def save_state(self) -> None:
+        """Write the books, imported objects, HCM records, finished jobs and data sets to the
+        state file (mode 0600, replaced atomically)."""
+        with self.lock:
+            self._saved = self._requests
+            jobs = {
+                request_id: (job.status, job.log_zip)
+                for request_id, job in self.jobs.jobs.items()
+                if job.log_zip is not None
+            }
+            state = {
+                "version": 1,
+                "books": self.books,
+                "objects": self.objects,
+                "hcm": self.hcm,
+                "jobs": jobs,
+                "next_request_id": self.jobs._next_id,
+                "data_sets": self.data_loader.data_sets,
+                "next_content": self.data_loader._next_content,
+                "accounts": self.customer_accounts.accounts,
+                "next_mass_addition_id": self.mass_additions._next_id,
+            }
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        target = self.state_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+
+    def _read_state(self) -> dict | None:
+        """The state a simulator on the same file saved, or None."""
+        if self.state_file is None or not self.state_file.exists():
+            return None
+        # The simulator's own owner-only file, written by save_state.
+        return pickle.loads(self.state_file.read_bytes())
+
+    def _save_loop(self) -> None:
+        while not self._saver_stop.wait(1.0):
+            with self.lock:
+                changed = self._requests != self._saved
+            if changed:
+                self.save_state()
 
     def route(self, request: Request) -> Response | None:
         """Dispatch by path; API routes go through 5xx injection and auth first."""
