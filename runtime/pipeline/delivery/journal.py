@@ -27,7 +27,7 @@ from runtime.pipeline.delivery.batches import (
 from runtime.pipeline.delivery.journal_export import export_feed_days, mart_rows_query
 from runtime.pipeline.delivery.journal_reload import Reloader
 from runtime.pipeline.delivery.journal_submit import AfterUpload, JournalSubmitter, read_batch
-from runtime.pipeline.delivery.protocol import submit_unsettled
+from runtime.pipeline.delivery.protocol import held_by_reason, submit_unsettled
 from runtime.pipeline.disclosures import record_sent_batches, sent_scope
 from runtime.pipeline.domain import DomainContext, RunResult
 from runtime.pipeline.posting import HANDED_OVER, Posting
@@ -57,14 +57,8 @@ class JournalDelivery:
 
     def summarize(self, ctx: DomainContext, result: RunResult) -> None:
         chain = _chain(ctx)
-        result.exceptions_by_reason = {
-            str(reason): int(count)
-            for reason, count in ctx.warehouse.query(
-                "select exception_reason, count(*) from "
-                f"{chain.rows(ctx.warehouse, 'exceptions', 'held')} "
-                "group by exception_reason order by exception_reason"
-            )
-        }
+        held = chain.rows(ctx.warehouse, "exceptions", "held")
+        result.exceptions_by_reason = held_by_reason(ctx, held)
         result.reconciliation = _reconciliation(ctx, chain)
 
     def export(

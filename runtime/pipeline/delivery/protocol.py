@@ -75,6 +75,13 @@ class Delivery(Protocol):
         reloads or the batch cannot be reloaded now)."""
 
 
+def held_by_reason(ctx: DomainContext, held: str) -> dict[str, int]:
+    """How many of the domain's held rows (`held`: a relation of its exceptions) each reason
+    holds back, for the run's summary."""
+    sql = f"select exception_reason, count(*) from {held} group by 1 order by 1"
+    return {str(reason): int(count) for reason, count in ctx.warehouse.query(sql)}
+
+
 def unsettled(
     outbox: Outbox, posting: Posting, only: Collection[str] | None = None
 ) -> Iterator[tuple[OutboxBatch, dict | None]]:

@@ -24,7 +24,7 @@ from runtime.pipeline.delivery.batches import (
     ReloadResult,
     SubmitResult,
 )
-from runtime.pipeline.delivery.protocol import submit_unsettled
+from runtime.pipeline.delivery.protocol import held_by_reason, submit_unsettled
 from runtime.pipeline.delivery.records_export import export_records
 from runtime.pipeline.delivery.records_submit import (
     RecordSubmitter,
@@ -58,13 +58,7 @@ class RecordDelivery:
             target_of(ctx.domain).exceptions,
             "held",
         )
-        result.exceptions_by_reason = {
-            str(reason): int(count)
-            for reason, count in ctx.warehouse.query(
-                f"select exception_reason, count(*) from {held} "
-                "group by exception_reason order by exception_reason"
-            )
-        }
+        result.exceptions_by_reason = held_by_reason(ctx, held)
 
     def export(
         self,
