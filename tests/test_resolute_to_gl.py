@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from extract.epic.resolute.helpers import (
+    FeedContractError,
+    feed_day,
+    feed_files,
+    unrecognised_files,
+)
 from load.formats import load_spec
 from runtime.core.phi import pseudonymize
 from sandbox.canaries import CANARY_ACCOUNTS, CANARY_MRNS, CANARY_NAMES
@@ -237,3 +244,29 @@ def test_a_misnamed_file_is_dead_lettered_and_an_unrecognised_one_reported(world
     assert code == 0
     assert renamed["extract"]["files_loaded"] == ["resolute_journal_20261004.parquet"]
     assert renamed["extract"]["files_unrecognised"] == []
+
+
+def test_feed_names_are_ordered_by_day_checked_and_the_others_listed(tmp_path):
+    names = [
+        "resolute_restatement_20261001.parquet",
+        "resolute_journal_20261001.parquet",
+        "resolute_journal_20261340.parquet",  # no calendar day
+        "resolute_journal_2026-10-04.parquet",  # not the feed's pattern
+        "notes.txt",
+        ".resolute_journal_20261002.parquet.part",  # an upload in progress
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+
+    listed = [(path.name, day, kind) for path, day, kind in feed_files(tmp_path)]
+
+    assert listed == [
+        ("resolute_journal_20261340.parquet", None, "journal"),
+        ("resolute_journal_20261001.parquet", date(2026, 10, 1), "journal"),
+        ("resolute_restatement_20261001.parquet", date(2026, 10, 1), "restatement"),
+    ]
+    assert unrecognised_files(tmp_path) == ["notes.txt", "resolute_journal_2026-10-04.parquet"]
+    with pytest.raises(FeedContractError) as refused:
+        feed_day(tmp_path / "resolute_journal_20261340.parquet")
+    assert refused.value.reason_code == "invalid_file_name"
+    assert "20261340" in str(refused.value)
