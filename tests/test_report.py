@@ -334,6 +334,49 @@ def test_a_failing_check_is_shown_in_plain_words_with_its_failing_rows(world):
     assert_no_phi(html, page, world.warehouse)
 
 
+def test_the_checks_of_every_domain_are_shown_grouped_by_domain(world, warehouse_arg):
+    config_path = world.root / "ehrfusion.yml"
+    document = yaml.safe_load(config_path.read_text())
+    identity = {
+        "enabled": True,
+        "source": "dbmotion_identity",
+        "endpoint": "dbmotion_identity",
+        "cadence": "15min",
+        "phi_mode": "pseudonymized",
+    }
+    document["tenants"][TENANT]["streams"]["dbmotion"] = {"domains": {"identity": identity}}
+    config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+    world.config = load_config(config_path)
+    code, epic = world.run()
+    assert code == 0, epic
+    args = ["run", "--config", str(config_path), "--tenant", TENANT, "--stream", "dbmotion"]
+    args += ["--domain", "identity", "--warehouse", warehouse_arg, "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    landing = json.loads(result.stdout)
+
+    html, page = world.report()  # the identity domain's build was dbt's last invocation
+
+    checks = page.by_id["checks"]
+    assert "epic / gl_journal: " in checks and "dbmotion / identity: " in checks
+    epic_part, identity_part = checks.split("dbmotion / identity: ")
+    assert "source_line_id is unique in int_journal_lines_validated" in epic_part
+    assert "int_journal_lines_validated" not in identity_part
+    assert "int_identity__patient_pseudonyms" in identity_part
+    passed = epic["dbt"]["checks_passed"] + landing["dbt"]["checks_passed"]
+    assert f"{passed} passed, 0 failed" in checks
+    by_domain = build_summary(world)["checks_by_domain"]
+    assert by_domain["epic / gl_journal"]["passed"] == epic["dbt"]["checks_passed"]
+    assert by_domain["dbmotion / identity"]["passed"] == landing["dbt"]["checks_passed"]
+    assert_no_phi(html, page, world.warehouse)
+
+
+def build_summary(world) -> dict:
+    from runtime.reports.report import collect_report
+
+    return collect_report(world.config, TENANT, world.warehouse, NOW).summary()
+
+
 def test_a_tenant_that_never_ran_gets_a_page_that_says_so(tmp_path):
     config = load_config(write_config(tmp_path, tmp_path / "sandbox"))
     warehouse = Warehouse.for_tenant(config.tenants[TENANT], "duckdb")

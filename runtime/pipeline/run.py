@@ -26,6 +26,7 @@ from runtime.core.targets import dbt_selection, target_of
 from runtime.core.warehouse import Warehouse
 from runtime.observability import metrics
 from runtime.observability.metrics import metrics_observer
+from runtime.pipeline.check_results import keep_check_results
 from runtime.pipeline.dbt import run_dbt
 from runtime.pipeline.delivery.kinds import delivery_for
 from runtime.pipeline.delivery.protocol import Delivery
@@ -226,6 +227,7 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
         ),
     )
     _lap(result, "transform", clock)
+    keep_check_results(result.dbt, ctx.paths.work)  # the finance page shows every domain's
     if not result.dbt.success:
         result.status = "quality_gate_failed"
         cause = result.dbt.errors[0] if result.dbt.errors else "see the failing checks"

@@ -19,7 +19,7 @@ from runtime.core.config import Config, ConfigError
 from runtime.core.warehouse import Warehouse
 from runtime.reports import report_reads as reads
 from runtime.reports.report_chart import Chart, ChartPoint, bar_chart
-from runtime.reports.report_checks import CheckResults, read_checks
+from runtime.reports.report_checks import CheckResults, combined, read_checks, read_domain_checks
 from runtime.reports.report_reads import FAILING_ROWS_SHOWN, ReconRow, Table
 
 TEMPLATE = "finance_report.html.j2"
@@ -58,8 +58,9 @@ class Report:
     generated_at: datetime
     warehouse: str
     runs: list[dict] | None
-    checks: CheckResults
-    failing_rows: dict[str, Table | None]
+    checks: CheckResults  # every domain's latest checks together (the totals)
+    check_groups: list[CheckResults]  # the same, one group per domain
+    failing_rows: dict[str, Table | None]  # by Check.key
     recon: list[ReconRow] | None
     recon_total: ReconRow | None
     chart: Chart | None
@@ -126,6 +127,14 @@ class Report:
             "last_run_status": self.runs[0]["status"] if self.runs else None,
             "checks_passed": self.checks.passed_count,
             "checks_failed": [c.name for c in self.checks.failed],
+            "checks_by_domain": {
+                group.label: {
+                    "passed": group.passed_count,
+                    "failed": [c.name for c in group.failed],
+                    "not_run": group.not_run_count,
+                }
+                for group in self.check_groups
+            },
             "reconciliation": self.recon_status,
             "open_exception_lines": self.open_exception_lines,
             "operator_queue_items": None if self.queue is None else self.queue.total,
@@ -168,7 +177,19 @@ def collect_report(
     """Read everything the page shows from the warehouse and the tenant's dbt artifacts;
     `tenant_name` None picks the only configured tenant."""
     tenant = config.tenants[report_tenant(config, tenant_name)]
-    checks = read_checks(config.work_dir / tenant.name / "dbt" / "target")
+    target = config.work_dir / tenant.name / "dbt" / "target"
+    groups = read_domain_checks(
+        target,
+        {
+            f"{stream.name} / {domain}": config.work_dir / tenant.name / stream.name / domain
+            for stream in tenant.streams.values()
+            for domain in stream.domains
+        },
+    )
+    if not groups:  # no domain kept its checks (dbt run by hand): the last invocation
+        last = read_checks(target)
+        groups = [last] if last.generated_at is not None else []
+    checks = combined(groups)
     ledger, chains = reads.gl_chains(tenant)
     with reads.open_reader(warehouse) as db:
         recon = reads.reconciliation(db, warehouse, ledger, chains)
@@ -184,7 +205,8 @@ def collect_report(
             warehouse=warehouse.label,
             runs=reads.runs(db, warehouse, tenant.name),
             checks=checks,
-            failing_rows={c.name: reads.failing_rows(db, c) for c in checks.failed},
+            check_groups=groups,
+            failing_rows={c.key: reads.failing_rows(db, c) for c in checks.failed},
             recon=recon,
             recon_total=total,
             chart=None if not recon else bar_chart(_chart_points(recon), money),

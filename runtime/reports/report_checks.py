@@ -1,8 +1,10 @@
 """dbt test results in the words a finance reviewer reads, from dbt's own artifacts.
 
-`run_results.json` says what the last invocation did; `manifest.json` says what each test is:
-its finance sentence (`config.meta.finance`), its kind and column, and the relation where dbt
-stored its failing rows.
+Each domain's run keeps its latest build's checks (`dbt_checks.json` in its work folder,
+runtime/pipeline/check_results.py), so the page shows every check of every domain, grouped by
+domain; `manifest.json` says what each test is: its finance sentence (`config.meta.finance`),
+its kind and column. Where no domain kept its checks (dbt run by hand), the last invocation's
+`run_results.json` is shown instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from runtime.pipeline.check_results import CHECKS_FILE
 
 STATUS_WORDS = {
     "pass": "passed",
@@ -36,6 +40,12 @@ class Check:
     failures: int
     failures_schema: str | None
     failures_table: str | None
+    domain: str = ""  # "<stream> / <domain>" whose build ran it
+
+    @property
+    def key(self) -> str:
+        """Unique on the page: the same check runs in every domain of the journal chain."""
+        return f"{self.domain}:{self.kind}:{self.name}"
 
     @property
     def status_words(self) -> str:
@@ -57,11 +67,13 @@ class Check:
 
 @dataclass(frozen=True)
 class CheckResults:
-    """The checks of the last dbt invocation; `generated_at` is None when dbt never ran."""
+    """The checks of one build (or, combined, of every domain's latest build); `generated_at`
+    is None when dbt never ran. `label` names the domain ("<stream> / <domain>")."""
 
     generated_at: datetime | None
     data_tests: list[Check]
     unit_tests: list[Check]
+    label: str = ""
 
     @property
     def failed(self) -> list[Check]:
@@ -74,6 +86,74 @@ class CheckResults:
     @property
     def not_run_count(self) -> int:
         return sum(not (c.passed or c.failed) for c in self.data_tests + self.unit_tests)
+
+
+def read_domain_checks(target_dir: Path, domain_work: dict[str, Path]) -> list[CheckResults]:
+    """Every domain's latest checks (`domain_work`: "<stream> / <domain>" -> its work folder),
+    in that order, skipping domains that never built; the descriptions come from the tenant's
+    manifest (every check is in it: dbt parses the whole project)."""
+    manifest_path = target_dir / "manifest.json"
+    manifest = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    )
+    by_name = {
+        node["name"]: node
+        for node in (manifest.get("nodes", {}) | manifest.get("unit_tests", {})).values()
+        if node.get("resource_type") in ("test", "unit_test")
+    }
+    groups = []
+    for label, folder in domain_work.items():
+        path = folder / CHECKS_FILE
+        if not path.is_file():
+            continue
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        data_tests, unit_tests = [], []
+        for entry in kept["checks"]:
+            check = _kept_check(entry, by_name.get(entry["name"]), label)
+            (unit_tests if check.kind == "unit_test" else data_tests).append(check)
+        groups.append(
+            CheckResults(
+                generated_at=datetime.fromisoformat(kept["generated_at"]),
+                data_tests=sorted(data_tests, key=lambda c: c.order),
+                unit_tests=sorted(unit_tests, key=lambda c: c.order),
+                label=label,
+            )
+        )
+    return groups
+
+
+def combined(groups: list[CheckResults]) -> CheckResults:
+    """Every group's checks as one result (the page's totals), dated by the latest group."""
+    dates = [g.generated_at for g in groups if g.generated_at is not None]
+    return CheckResults(
+        generated_at=max(dates) if dates else None,
+        data_tests=[c for g in groups for c in g.data_tests],
+        unit_tests=[c for g in groups for c in g.unit_tests],
+    )
+
+
+def _kept_check(entry: dict, node: dict | None, label: str) -> Check:
+    kind = entry["kind"]
+    schema = table = None
+    if entry.get("failures_relation") and kind == "test":
+        parts = [p.strip('"') for p in str(entry["failures_relation"]).split(".")]
+        schema, table = parts[-2], parts[-1]
+    if node is None:
+        sentence, model = str(entry.get("description") or _humanise(entry["name"])), ""
+    else:
+        sentence = plain_words(node)
+        model = node.get("model") if kind == "unit_test" else _attached_model(node)
+    return Check(
+        name=entry["name"],
+        kind=kind,
+        sentence=sentence,
+        model=model or "",
+        status=str(entry["status"]),
+        failures=int(entry.get("failures") or 0),
+        failures_schema=schema,
+        failures_table=table,
+        domain=label,
+    )
 
 
 def read_checks(target_dir: Path) -> CheckResults:
