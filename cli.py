@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -194,7 +195,7 @@ def plan(call: DomainCall) -> None:
 def demo(config_path, warehouse, seed, scale, as_json) -> None:
     """Generate the sandbox and run every enabled domain on it."""
     from runtime.operations.demo import run_demo
-    from runtime.reports.summary import render_run, run_to_json
+    from runtime.reports.summary import render_run, render_tally, run_to_json
 
     try:
         config = load_config(config_path)
@@ -211,6 +212,7 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
     else:
         for result in results:
             render_run(result, out)
+        render_tally(results, out)
         for tenant, path in reports.items():
             out.print(f"finance review page for {tenant}: {path}")
         for tenant, pack in packs.items():
@@ -279,11 +281,21 @@ def queue_list(config_path, warehouse, tenant, as_json) -> None:
 def queue_show(config_path, warehouse, tenant, batch, as_json) -> None:
     """The rejected lines of one batch with Fusion's row-level reasons."""
     try:
-        rows = _posting(config_path, tenant, warehouse).queue_rows(batch)
+        posting = _posting(config_path, tenant, warehouse)
+        rows = posting.queue_rows(batch)
+        if not rows and posting.submission(batch) is None:
+            raise ConfigError(
+                "BATCH",
+                f"tenant {tenant} has no batch {batch!r} (never submitted, nothing queued); "
+                f"`ehrfusion queue list --tenant {tenant}` lists the batches with queue items",
+            )
     except Exception as exc:
         _fail(exc, as_json)
     if as_json:
         _emit_json(rows)
+        return
+    if not rows:
+        out.print(f"batch {batch} has no lines in the operator queue")
         return
     columns = ["line_number", "source_line_id", "journal_name", "error_code", "message", "status"]
     table = Table(*columns)
@@ -343,9 +355,34 @@ def reconcile(config_path, warehouse, tenant, period, as_json) -> None:
     if as_json:
         _emit_json(summary)
     else:
-        out.print(f"{period}: {summary['status']}")
-        out.print(f"pack: {pack.html_path} and {pack.csv_path}")
+        _print_pack(pack)
     sys.exit(exit_codes.UNEXPLAINED_DRIFT if pack.unexplained else exit_codes.OK)
+
+
+def _print_pack(pack) -> None:
+    """Per facility: the source against Fusion's books, what explains the difference, and the
+    unexplained rest; then the verdict and the files."""
+    from runtime.reports.reconcile_pack import CATEGORIES
+
+    table = Table(
+        "facility", "company", "source lines", "source debit", "posted in Fusion",
+        "explained", "unexplained (dr / cr)", "status",
+        title=f"{pack.period.month} ({pack.period.name}), {pack.currency}",
+    )  # fmt: skip
+    for row in [*pack.rows, pack.total]:
+        explained = sum((getattr(row, name).debit for name in CATEGORIES), Decimal(0))
+        rest = row.unexplained
+        table.add_row(
+            row.facility, row.company, f"{row.source.lines:,}", f"{row.source.debit:,.2f}",
+            f"{row.fusion_posted.debit:,.2f}", f"{explained:,.2f}",
+            f"{rest.debit:,.2f} / {rest.credit:,.2f}",
+            "clean" if row.clean else "[red]unexplained drift[/red]",
+            end_section=row is pack.rows[-1] if pack.rows else False,
+        )  # fmt: skip
+    _print_whole(table)
+    out.print(f"{pack.period.month}: {pack.status}; explained = in flight + rejected in queue + "
+              "held as exceptions + re-dated corrections (debits)")  # fmt: skip
+    out.print(f"pack: {pack.html_path} and {pack.csv_path}")
 
 
 @main.command()
@@ -387,12 +424,51 @@ def status(config_path, warehouse, as_json) -> None:
     if as_json:
         _emit_json(rows)
         return
-    columns = ["tenant", "stream", "domain", "cadence", "last_success", "lag_seconds", "next_due"]
-    columns += ["open_exceptions", "queue_depth"]
-    table = Table(*columns)
+    table = Table(
+        "tenant", "stream", "domain", "cadence", "last run", "last success (UTC)", "lag",
+        "next due (UTC)", "open exceptions", "queue",
+    )  # fmt: skip
     for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
-    out.print(table)
+        table.add_row(
+            row["tenant"], row["stream"], row["domain"],
+            row["cadence"] if row["enabled"] else f"{row['cadence']} (disabled)",
+            row["error"] or row["last_run_status"] or "never",
+            _minute(row["last_success"]), _duration(row["lag_seconds"]), _minute(row["next_due"]),
+            _number(row["open_exceptions"]), _number(row["queue_depth"]),
+        )  # fmt: skip
+    _print_whole(table)
+
+
+def _minute(iso: str | None) -> str:
+    """An ISO time as `YYYY-MM-DD HH:MM` (UTC)."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    days, rest = divmod(int(seconds), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    return f"{days}d {hours}h" if days else f"{hours}h {rest // 60:02d}m"
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _print_whole(table: Table) -> None:
+    """Print a table at its natural width, never cutting cells to the console's (80 columns
+    where the output is not a terminal)."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    if needed <= out.width:
+        out.print(table)
+        return
+    wide = Console(width=needed, file=out.file, force_terminal=out.is_terminal)
+    wide.print(table)
 
 
 @main.command()
@@ -671,7 +747,7 @@ def formats() -> None:
 @click.argument("release_b")
 @json_option
 def formats_diff(release_a, release_b, as_json) -> None:
-    """What changed in the file layouts between two Fusion releases (e.g. 25B 26A)."""
+    """What changed in the file layouts between two Fusion releases (e.g. 25B 26C)."""
     from load.formats import available_releases
     from load.formats_report import diff_rows
     from load.formats_report import formats_diff as compare

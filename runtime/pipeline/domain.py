@@ -48,6 +48,9 @@ class RunResult:
     message: str = ""
     disclosures: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    # what Fusion accepts one of: journal lines, or records (a record's batch file carries one
+    # or more lines per record: a mass addition and its distribution, a worker's components)
+    posted_unit: str = "lines"
 
     @property
     def lines_exported(self) -> int:
@@ -141,6 +144,7 @@ class DomainContext:
         )
 
     def new_result(self) -> RunResult:
+        records = self.domain.fusion is not None and not self.domain.fusion.is_gl
         return RunResult(
             tenant=self.tenant.name,
             stream=self.stream.name,
@@ -148,4 +152,5 @@ class DomainContext:
             warehouse=self.warehouse.label,
             outbox=str(self.paths.outbox),
             dead_letter_dir=str(self.paths.dead_letter),
+            posted_unit="records" if records else "lines",
         )

@@ -47,6 +47,7 @@ def run_to_json(result: RunResult) -> dict:
             "batches": [b.to_json() for b in result.batches],
         },
         "submit": None if result.submission is None else result.submission.to_json(),
+        "posted_unit": result.posted_unit,  # what submit's lines_posted counts
         "disclosures_recorded": result.disclosures,
         "paths": {"outbox": result.outbox, "dead_letter": result.dead_letter_dir},
         "seconds": result.seconds,
@@ -99,7 +100,10 @@ def render_run(result: RunResult, console: Console) -> None:
         )
         for check in failed:
             table.add_row("  failed check", f"{check.description} ({check.failures} rows)")
-    table.add_row("lines exported", f"{result.lines_exported:,} in {len(result.batches)} batch(es)")
+    exported = f"{result.lines_exported:,} file lines in {len(result.batches)} batch(es)"
+    if result.posted_unit == "records":
+        exported += " (a record may take several lines; Fusion accepts records)"
+    table.add_row("lines exported", exported)
     reasons = ", ".join(f"{k} {v:,}" for k, v in result.exceptions_by_reason.items())
     table.add_row(
         "exception lines", f"{result.exception_lines:,}" + (f" ({reasons})" if reasons else "")
@@ -116,16 +120,55 @@ def render_run(result: RunResult, console: Console) -> None:
     if result.submission is not None:
         sub = result.submission
         statuses = ", ".join(sorted({b.status for b in sub.batches})) or "nothing to send"
+        unit = result.posted_unit
         table.add_row(
             "posted to Fusion",
-            f"{sub.lines_posted:,} lines in {len(sub.batches)} batch(es) ({statuses}); "
-            f"{sub.lines_rejected:,} rejected to the operator queue",
+            f"{sub.lines_posted:,} {unit} in {len(sub.batches)} batch(es) ({statuses}); "
+            f"{sub.lines_rejected:,} {unit} rejected to the operator queue",
         )
     table.add_row("disclosures recorded", f"{result.disclosures:,}")
     table.add_row("outbox", result.outbox)
     table.add_row("dead-letter store", result.dead_letter_dir)
     table.add_row("status", result.status + (f": {result.message}" if result.message else ""))
     console.print(table)
+
+
+def render_tally(results: list[RunResult], console: Console) -> None:
+    """One line per run and an overall tally: what the demo (or a tick) did, at a glance."""
+    table = Table(title="All runs", show_footer=True)
+    ok = sum(r.status == "ok" for r in results)
+    table.add_column("run", footer=f"{len(results)} runs: {ok} ok, {len(results) - ok} not ok")
+    table.add_column("status")
+    columns = ("rows extracted", "exported", "posted to Fusion", "rejected", "exceptions")
+    totals = {
+        "rows extracted": sum(r.rows_extracted for r in results),
+        "exception lines": sum(r.exception_lines for r in results),
+        "disclosures": sum(r.disclosures for r in results),
+    }
+    for name in columns:
+        table.add_column(name, justify="right")
+    table.add_column("disclosures", justify="right", footer=f"{totals['disclosures']:,}")
+    table.columns[2].footer = f"{totals['rows extracted']:,}"
+    table.columns[6].footer = f"{totals['exception lines']:,} lines"
+    for r in results:
+        sub = r.submission
+        table.add_row(
+            f"{r.tenant} / {r.stream} / {r.domain}",
+            r.status,
+            f"{r.rows_extracted:,}",
+            f"{r.lines_exported:,} lines" if r.batches else "",
+            f"{sub.lines_posted:,} {r.posted_unit}" if sub and sub.batches else "",
+            f"{sub.lines_rejected:,} {r.posted_unit}" if sub and sub.lines_rejected else "",
+            f"{r.exception_lines:,} {'lines' if r.posted_unit == 'lines' else 'records'}"
+            if r.exception_lines
+            else "",
+            f"{r.disclosures:,}",
+        )
+    console.print(table)
+    console.print(
+        "exported counts file lines; posted counts what Fusion accepts: journal lines, or "
+        "records for record domains (a mass addition and its distribution are two lines)"
+    )
 
 
 def render_plan(plan: Plan, console: Console) -> None:
