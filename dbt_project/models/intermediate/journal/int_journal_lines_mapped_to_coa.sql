@@ -132,7 +132,8 @@ mapped as (
         -- row or the facility-wide one
         {%- for segment in ['company', 'cost_center', 'account', 'sub_account', 'intercompany', 'future'] %}
             case
-                when located.cpt_crosswalk_system is not null then by_cpt.cpt_{{ segment }}
+                when located.cpt_crosswalk_system is not null
+                    then coalesce(cpt_exact.{{ segment }}, cpt_any_location.{{ segment }})
                 else coalesce(exact.{{ segment }}, facility_wide.{{ segment }})
             end as fusion_{{ segment }},
         {%- endfor %}
@@ -140,8 +141,26 @@ mapped as (
 
     from located
 
-    left join by_cpt
-        on located.source_line_id = by_cpt.source_line_id
+    -- the CPT rows again, as by_cpt found them: joining the small seed to the lines keeps the
+    -- lines on the probe side (joining by_cpt back by line id hashed every line)
+    left join cpt_crosswalk as cpt_exact
+        on
+            located.cpt_crosswalk_system = cpt_exact.source_system
+            and located.department_id = cpt_exact.location_id
+            and located.cpt_code = cpt_exact.cpt_code
+            and located.accounting_date >= cpt_exact.valid_from
+            and (cpt_exact.valid_to is null or located.accounting_date <= cpt_exact.valid_to)
+
+    left join cpt_crosswalk as cpt_any_location
+        on
+            located.cpt_crosswalk_system = cpt_any_location.source_system
+            and cpt_any_location.location_id = '*'
+            and located.cpt_code = cpt_any_location.cpt_code
+            and located.accounting_date >= cpt_any_location.valid_from
+            and (
+                cpt_any_location.valid_to is null
+                or located.accounting_date <= cpt_any_location.valid_to
+            )
 
     left join coa_crosswalk as exact
         on
