@@ -3,11 +3,19 @@
 Per-run values travel as environment variables that profiles.yml and the models read with
 env_var(), never as --vars, so partial parsing survives between runs. The PHI key is among
 them only for the connection (DuckDB plugin / PGOPTIONS), never read by env_var().
+
+dbt's parse is kept across processes in the tenant's dbt folder, one state per environment
+(`<work_dir>/parse/<fingerprint>.msgpack`): a tenant's domains read different env_var() values,
+and a single state shared by them would be re-parsed (nearly whole) every time the domain
+changed. A run starts from its environment's state, or from the latest one kept when it has
+none yet, and dbt re-parses only what changed since (it checks every file, env_var() value and
+the profile itself, so a state can make a parse slower, never wrong).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +26,11 @@ from dbt.cli.main import dbtRunner
 from runtime.core.errors import safe_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+PARSE_STATE_DIR = "parse"
+PARSE_FILE = "partial_parse.msgpack"  # where dbt writes its parse, in the target folder
+# What no parse reads and no file name may derive from: the PHI key, which reaches the
+# connection only (DuckDB plugin, PGOPTIONS), and the Postgres password.
+_NOT_PARSED = frozenset({"EHRFUSION_PHI_KEY", "PGOPTIONS", "DBT_ENV_SECRET_EHRFUSION_PG_PASSWORD"})
 # agate's words for a seed row with more values than the header (rows counted from 0 after it)
 _SEED_ROW = re.compile(r"Row (\d+) has (\d+) values, but Table only has (\d+) columns")
 
@@ -74,9 +87,13 @@ def run_dbt(
     work_dir: Path,
     project_dir: Path | None = None,
 ) -> DbtOutcome:
-    """Invoke `dbt <command>` against the project (default: the shipped one) with target and
-    logs under work_dir."""
+    """Invoke `dbt <command>` against the project (default: the shipped one) with target, logs
+    and parse state under work_dir."""
     project = project_dir or PROJECT_DIR
+    state = parse_state_path(work_dir, project, env)
+    start_from = state if state.is_file() else _latest(state.parent)
+    written = work_dir / "target" / PARSE_FILE
+    before = _stamp(written)
     cli_args = [
         command,
         *args,
@@ -93,10 +110,54 @@ def run_dbt(
         "--log-level-file",
         "info",
         "--no-use-colors",
+        *(["--partial-parse-file-path", str(start_from)] if start_from else []),
     ]
     with scoped_environment(env):
         result = dbtRunner().invoke(cli_args)
+    if _stamp(written) not in (before, None):  # dbt parsed something and saved its state
+        _keep(written, state)
     return _summarise(result)
+
+
+def parse_state_dir(work_dir: Path) -> Path:
+    """The folder of the parse states kept beside a dbt target folder."""
+    return work_dir / PARSE_STATE_DIR
+
+
+def parse_state_path(work_dir: Path, project: Path, env: dict[str, str]) -> Path:
+    """Where dbt's parse for this project and environment is kept: named by a digest of the
+    project folder and every environment value dbt may read (never the PHI key or a
+    password)."""
+    digest = hashlib.sha256(str(project.resolve()).encode())
+    for name in sorted(set(env) - _NOT_PARSED):
+        digest.update(f"\0{name}={env[name]}".encode())
+    return parse_state_dir(work_dir) / f"{digest.hexdigest()[:24]}.msgpack"
+
+
+def _latest(folder: Path) -> Path | None:
+    """The most recently kept parse state in the folder (another environment's), if any."""
+    kept = [(stamp[1], path) for path in folder.glob("*.msgpack") if (stamp := _stamp(path))]
+    return max(kept)[1] if kept else None
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _keep(written: Path, state: Path) -> None:
+    """Copy dbt's fresh parse to the environment's state, replaced whole (a concurrent run of
+    another stream may be reading it)."""
+    state.parent.mkdir(parents=True, exist_ok=True)
+    partial = state.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        partial.write_bytes(written.read_bytes())
+        os.replace(partial, state)
+    except FileNotFoundError:  # another run of the tenant replaced the target meanwhile
+        partial.unlink(missing_ok=True)
 
 
 def _summarise(result) -> DbtOutcome:
