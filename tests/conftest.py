@@ -1,5 +1,11 @@
 """Shared fixtures: a real PostgreSQL server started from the machine's binaries, the sandbox,
-and a config file pointing a test tenant at them."""
+and a config file pointing a test tenant at them.
+
+What is expensive and the same in every test is shared within a test process: dbt's parse of
+the project (every run keeps its parse states in one folder per process instead of each test's
+own work folder; dbt checks each state against the files, environment and profile before using
+it) and the name of the Postgres database a test gets (a new, empty one each time, always named
+alike, so the profile is the same and the parse is reused)."""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 
 import psycopg2
@@ -23,6 +28,7 @@ from click.testing import CliRunner
 from cli import main
 from runtime.core.config import load_config
 from runtime.core.warehouse import Warehouse
+from runtime.pipeline import dbt
 from sandbox.fusion.server import CLIENT_ID, CLIENT_SECRET, FusionSimulator
 from sandbox.generate import generate
 
@@ -87,13 +93,27 @@ def _dsn(server: dict, dbname: str) -> str:
 
 @pytest.fixture
 def pg_dsn(pg_server) -> str:
-    """A fresh database in the test server, for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    """A fresh, empty database in the test server, for one test. Every test of the process gets
+    the same name (the previous test's database is dropped first), so dbt's profile, and with
+    it the parse, stays the same from test to test."""
+    name = "t_warehouse"
     admin = psycopg2.connect(_dsn(pg_server, "postgres"))
     admin.autocommit = True
+    admin.cursor().execute(f"drop database if exists {name} with (force)")
     admin.cursor().execute(f"create database {name}")
     admin.close()
     return _dsn(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def dbt_parse_states(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dbt-parse")
+
+
+@pytest.fixture(autouse=True)
+def shared_dbt_parse(dbt_parse_states, monkeypatch) -> None:
+    """Runs in this process keep dbt's parse states in one folder for every test."""
+    monkeypatch.setattr(dbt, "parse_state_dir", lambda work_dir: dbt_parse_states)
 
 
 @pytest.fixture
