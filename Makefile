@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-large clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +37,24 @@ lint: $(STAMP)
 	$(LINT_ENV) EHRFUSION_PHI_MODE=safe_harbor $(BIN)/sqlfluff lint dbt_project/models/restricted
 
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/incremental.py
 	$(BIN)/python -m bench.cdc
 	$(BIN)/python -m bench.practice_fusion_rate
 	$(BIN)/python bench/simulator_import.py
+
+# 10M journal lines, one run per side, on DuckDB; and on Postgres when BENCH_POSTGRES_DSN names
+# a database the benchmark may empty (its `bench_*` schemas are dropped before the run).
+# The feed is generated once (.ehrfusion/bench-10m) and read by every run.
+bench-large: $(STAMP)
+	[ -d .ehrfusion/bench-10m ] || $(BIN)/ehrfusion sandbox generate --seed 7 \
+		--scale 10000000 --out .ehrfusion/bench-10m --json >/dev/null
+	$(BIN)/python bench/run.py --scale 10000000 --repeat 1 --sandbox .ehrfusion/bench-10m
+	if [ -n "$(BENCH_POSTGRES_DSN)" ]; then $(BIN)/python bench/run.py --scale 10000000 \
+		--repeat 1 --sandbox .ehrfusion/bench-10m --postgres "$(BENCH_POSTGRES_DSN)"; fi
 
 clean:
 	rm -rf .ehrfusion dbt_project/target dbt_project/logs

@@ -5,13 +5,15 @@ process (peak RSS per side via os.wait4), every ehrfusion run cold on a fresh wa
 median seconds, rows/s, the ratio ehrfusion/baseline, peak RSS, the product's seconds per step
 and its ten slowest dbt nodes (run_results.json), and how many of the batches' zips the two
 sides wrote byte for byte alike (the baseline writes the same files; anything less than all is
-a difference in the work done, not in speed). Results go to stdout and
-bench/results/<scale>.json.
+a difference in the work done, not in speed), the CPU seconds of each side and their ratio
+(background load inflates them less than wall time) and the machine's load average. Results go
+to stdout and bench/results/<scale>.json (<scale>-postgres.json).
 
     python bench/run.py [--scale 1000000] [--seed 7] [--repeat 3] [--sandbox DIR]
+                        [--postgres DSN]
 
 `--sandbox` reuses a drop generated earlier (`ehrfusion sandbox generate --out DIR`) instead of
-generating one.
+generating one; `--postgres` runs the product on that database (the baseline stays DuckDB).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ PHI_KEY = "bench-" + "0" * 40
 TOP_NODES = 10
 
 
-def measured(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS in MB of it and its children, stdout)."""
+def measured(command: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
+    """Run a command; return (seconds, peak RSS in MB of its largest process, stdout, CPU
+    seconds of it and its children: user + system, which background load inflates less than
+    wall time)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, env=env, cwd=REPO)
@@ -46,7 +50,7 @@ def measured(command: list[str], env: dict | None = None) -> tuple[float, float,
         stdout = out.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark step failed: {' '.join(command)}\n{stdout[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, stdout
+    return seconds, usage.ru_maxrss / 1024, stdout, usage.ru_utime + usage.ru_stime
 
 
 def write_config(root: Path, sandbox: Path) -> Path:
@@ -70,9 +74,22 @@ def ehrfusion_command(config: Path, *args: str) -> list[str]:
             "--tenant", TENANT]  # fmt: skip
 
 
+WAREHOUSE: list[str] = []  # `--warehouse DSN` when the product runs on Postgres
+
+
+def empty_postgres(dsn: str) -> None:
+    """Drop the benchmark tenant's schemas, so the run starts cold."""
+    import psycopg2
+
+    with psycopg2.connect(dsn) as con, con.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname like %s", (TENANT + "\\_%",))
+        for (schema,) in cur.fetchall():
+            cur.execute(f'drop schema "{schema}" cascade')
+
+
 def run_command(config: Path) -> list[str]:
     command = ehrfusion_command(config, "run")
-    return [*command, "--stream", "epic", "--domain", "gl_journal", "--json"]
+    return [*command, "--stream", "epic", "--domain", "gl_journal", *WAREHOUSE, "--json"]
 
 
 def slowest_nodes(work: Path, top: int = TOP_NODES) -> list[dict]:
@@ -108,8 +125,10 @@ def fresh_run_of_ehrfusion(root: Path, sandbox: Path, run: int) -> tuple[float, 
     work = root / f"ehrfusion-{run}"
     work.mkdir()
     config = write_config(work, sandbox)
-    seconds, rss, out = measured(run_command(config), env=key_env())
-    result = json.loads(out)
+    if WAREHOUSE:
+        empty_postgres(WAREHOUSE[1])
+    seconds, rss, out, cpu = measured(run_command(config), env=key_env())
+    result = json.loads(out) | {"cpu_s": cpu}
     result["slowest_nodes"] = slowest_nodes(work)
     result["zips"] = zip_hashes(work / "outbox")
     return seconds, rss, result
@@ -117,12 +136,12 @@ def fresh_run_of_ehrfusion(root: Path, sandbox: Path, run: int) -> tuple[float, 
 
 def baseline_run(root: Path, sandbox: Path, run: int) -> tuple[float, float, dict]:
     out_dir = root / f"baseline-{run}"
-    seconds, rss, out = measured(
+    seconds, rss, out, cpu = measured(
         [sys.executable, "bench/baseline_duckdb.py", "--drop", str(sandbox),
          "--seeds", "seeds", "--out", str(out_dir)],
         env=key_env(),
     )  # fmt: skip
-    result = json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1]) | {"cpu_s": cpu}
     result["zips"] = zip_hashes(out_dir)
     return seconds, rss, result
 
@@ -132,7 +151,7 @@ GENERATED: list[float] = []
 
 def generate(out: Path, seed: int, scale: int) -> Path:
     """Generate the sandbox drop; its seconds are kept in GENERATED."""
-    seconds, _, _ = measured(
+    seconds, *_ = measured(
         [str(Path(sys.executable).parent / "ehrfusion"), "sandbox", "generate",
          "--seed", str(seed), "--scale", str(scale), "--out", str(out), "--json"]
     )  # fmt: skip
@@ -146,11 +165,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; medians reported")
     parser.add_argument("--sandbox", type=Path, help="a drop generated earlier, reused as is")
+    parser.add_argument(
+        "--postgres",
+        metavar="DSN",
+        help="run the product on this Postgres database (emptied first) instead of DuckDB",
+    )
     args = parser.parse_args()
+    if args.postgres:
+        WAREHOUSE.extend(["--warehouse", args.postgres])
     with tempfile.TemporaryDirectory(prefix="ehrfusion-bench-") as tmp:
         root = Path(tmp)
         sandbox = args.sandbox or generate(root / "sandbox", args.seed, args.scale)
         generation = 0.0 if args.sandbox else GENERATED[-1]
+        load_before = os.getloadavg()[0]
         # Alternate the sides so background load on the machine hits both alike.
         baseline, ours = [], []
         for run in range(args.repeat):
@@ -162,6 +189,7 @@ def main() -> None:
     rows = ours[0][2]["extract"]["rows"]
     report = {
         "scale": args.scale,
+        "warehouse": "postgres" if args.postgres else "duckdb",
         "rows_in": rows,
         "runs_per_side": args.repeat,
         "sandbox_generation_s": round(generation, 2),
@@ -170,6 +198,7 @@ def main() -> None:
             "runs_s": [round(r[0], 2) for r in baseline],
             "rows_per_s": round(rows / base_s),
             "peak_rss_mb": round(max(r[1] for r in baseline)),
+            "cpu_s": round(statistics.median(r[2]["cpu_s"] for r in baseline), 2),
             "rows_out": baseline[0][2]["rows_out"],
             "held_lines": baseline[0][2]["held_lines"],
         },
@@ -178,6 +207,7 @@ def main() -> None:
             "runs_s": [round(r[0], 2) for r in ours],
             "rows_per_s": round(rows / ours_s),
             "peak_rss_mb": round(max(r[1] for r in ours)),
+            "cpu_s": round(statistics.median(r[2]["cpu_s"] for r in ours), 2),
             "rows_out": ours[0][2]["export"]["lines"],
             "steps_s": [r[2]["seconds"] for r in ours],
             "slowest_dbt_nodes_s": ours[0][2]["slowest_nodes"],
@@ -187,10 +217,18 @@ def main() -> None:
         ),
         "zips": len(ours[0][2]["zips"]),
         "ratio_time_ehrfusion_over_baseline": round(ours_s / base_s, 2),
+        "ratio_cpu_ehrfusion_over_baseline": round(
+            statistics.median(r[2]["cpu_s"] for r in ours)
+            / statistics.median(r[2]["cpu_s"] for r in baseline),
+            2,
+        ),
+        # Other work on the machine (2 cores): the 1-minute load before and after the runs.
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
-    (results / f"{args.scale}.json").write_text(json.dumps(report, indent=2) + "\n")
+    engine = "-postgres" if args.postgres else ""
+    (results / f"{args.scale}{engine}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
