@@ -91,7 +91,7 @@ def run_dbt(
     and parse state under work_dir."""
     project = project_dir or PROJECT_DIR
     state = parse_state_path(work_dir, project, env)
-    start_from = state if state.is_file() else _latest(state.parent)
+    start_from = state if state.is_file() else _latest(state.parent, _engine(env))
     written = work_dir / "target" / PARSE_FILE
     before = _stamp(written)
     cli_args = [
@@ -131,12 +131,19 @@ def parse_state_path(work_dir: Path, project: Path, env: dict[str, str]) -> Path
     digest = hashlib.sha256(str(project.resolve()).encode())
     for name in sorted(set(env) - _NOT_PARSED):
         digest.update(f"\0{name}={env[name]}".encode())
-    return parse_state_dir(work_dir) / f"{digest.hexdigest()[:24]}.msgpack"
+    return parse_state_dir(work_dir) / f"{_engine(env)}-{digest.hexdigest()[:24]}.msgpack"
 
 
-def _latest(folder: Path) -> Path | None:
-    """The most recently kept parse state in the folder (another environment's), if any."""
-    kept = [(stamp[1], path) for path in folder.glob("*.msgpack") if (stamp := _stamp(path))]
+def _engine(env: dict[str, str]) -> str:
+    return env.get("EHRFUSION_DBT_TARGET", "duckdb")
+
+
+def _latest(folder: Path, engine: str) -> Path | None:
+    """The parse state for the same engine kept most recently (another environment's), if any:
+    another engine's profile would make dbt parse everything again."""
+    kept = [
+        (stamp[1], path) for path in folder.glob(f"{engine}-*.msgpack") if (stamp := _stamp(path))
+    ]
     return max(kept)[1] if kept else None
 
 
