@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import pprint
 import pwd
 import shutil
 import socket
@@ -24,6 +25,8 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
+from dbt.contracts.files import FileHash
+from dbt.parser.manifest import ManifestLoader
 
 from cli import main
 from runtime.core.config import load_config
@@ -107,7 +110,27 @@ def pg_dsn(pg_server) -> str:
 
 @pytest.fixture(scope="session")
 def dbt_parse_states(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("dbt-parse")
+    """One folder of dbt parse states for the test process. Each test keeps its DuckDB file in
+    its own folder, and dbt's profile check compares the file's whole path; the parse depends
+    only on its name (DuckDB's database name is the file's stem), so in tests the check
+    compares that: everything else in the profile, every file and env_var() value is checked
+    as in production."""
+    original = ManifestLoader.build_manifest_state_check
+
+    def by_file_name(loader):
+        check = original(loader)
+        credentials = loader.root_project.credentials
+        if credentials.type == "duckdb":
+            profile = sorted(
+                (key, Path(value).name if key == "path" else value)
+                for key, value in credentials.connection_info()
+            )
+            check.profile_hash = FileHash.from_contents(pprint.pformat(profile))
+        return check
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ManifestLoader, "build_manifest_state_check", by_file_name)
+        yield tmp_path_factory.mktemp("dbt-parse")
 
 
 @pytest.fixture(autouse=True)
