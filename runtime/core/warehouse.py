@@ -24,6 +24,11 @@ from runtime.core.private_files import private_file, private_folder
 from runtime.core.secrets import require_secret
 
 BATCH_ROWS = 100_000
+# DuckDB's memory for one run's process (dbt's connections, exports, queries all share the
+# file's database instance): past it, DuckDB spills to a `<file>.tmp` folder beside the file
+# (PHI, in the warehouse's owner-only folder). With Python, dbt and Arrow batches beside it, a
+# run at 10M journal lines stays under 2 GiB; at 1M lines little or nothing spills.
+DUCKDB_MEMORY_LIMIT = "1400MB"
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Warehouse:
         env = {"EHRFUSION_TENANT": self.tenant, "EHRFUSION_DBT_TARGET": self.kind}
         if self.kind == "duckdb":
             env["EHRFUSION_DUCKDB_PATH"] = str(self.duckdb_path)
+            env["EHRFUSION_DUCKDB_MEMORY_LIMIT"] = DUCKDB_MEMORY_LIMIT
             env[KEY_ENV] = phi_key
             return env
         params = self._pg_params()
@@ -114,6 +120,8 @@ class Warehouse:
             private_folder(self.duckdb_path.parent)
             con = duckdb.connect(str(self.duckdb_path))
             private_file(self.duckdb_path)
+            # a setting of the database instance, shared with any other connection to the file
+            con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         else:
             con = psycopg2.connect(self.dsn)
         try:
