@@ -114,13 +114,14 @@ def record_sent_batches(
         return 0
     chain = GlChain(stream, domain.name)
     validated = chain.rows(warehouse, "validated", "lines")
-    in_outbox = {batch.batch_id: batch for batch in outbox.batches}
+    # a batch whose file is gone cannot be accounted for: it stays a hole `audit verify` names
+    in_outbox = {batch.batch_id: batch for batch in outbox.batches if batch.batch_id in batches}
+    if not in_outbox:
+        return 0
     line_ids: list[int] = []
     by_day: list[str] = []
-    for batch_id in sorted(batches):
-        batch = in_outbox.get(batch_id)
-        if batch is None:
-            continue
+    for batch_id in sorted(in_outbox):
+        batch = in_outbox[batch_id]
         ids = read_batch(batch, _spec(domain)).source_line_ids
         if ids and all(i is not None for i in ids):
             line_ids += ids
@@ -138,7 +139,7 @@ def record_sent_batches(
                 f"where lines.patient_pseudonym is not null and sent.batch_date in ({days})"
             )
         }
-    ordered = sorted(batches)
+    ordered = sorted(in_outbox)
     span = ordered[0] if len(ordered) == 1 else f"{ordered[0]}..{ordered[-1]}"
     records = [
         DisclosureRecord(
