@@ -214,11 +214,12 @@ def demo(config_path, warehouse, seed, scale, as_json) -> None:
             render_run(result, out)
         render_tally(results, out)
         for tenant, path in reports.items():
-            out.print(f"finance review page for {tenant}: {path}")
+            out.print(f"finance review page for {tenant}: {path}", soft_wrap=True)
         for tenant, pack in packs.items():
             files = ", ".join(str(f) for f in pack.get("files", {}).values())
             out.print(
-                f"reconciliation pack for {tenant} {pack['period']}: {pack['status']} ({files})"
+                f"reconciliation pack for {tenant} {pack['period']}: {pack['status']} ({files})",
+                soft_wrap=True,
             )
     sys.exit(max((exit_codes.BY_STATUS[r.status] for r in results), default=exit_codes.OK))
 
@@ -381,8 +382,8 @@ def _print_pack(pack) -> None:
         )  # fmt: skip
     _print_whole(table)
     out.print(f"{pack.period.month}: {pack.status}; explained = in flight + rejected in queue + "
-              "held as exceptions + re-dated corrections (debits)")  # fmt: skip
-    out.print(f"pack: {pack.html_path} and {pack.csv_path}")
+              "held as exceptions + re-dated corrections (debits)", soft_wrap=True)  # fmt: skip
+    out.print(f"pack: {pack.html_path} and {pack.csv_path}", soft_wrap=True)
 
 
 @main.command()
@@ -459,16 +460,10 @@ def _number(value: int | None) -> str:
 
 
 def _print_whole(table: Table) -> None:
-    """Print a table at its natural width, never cutting cells to the console's (80 columns
-    where the output is not a terminal)."""
-    from rich.measure import Measurement
+    """Print a table at its natural width, never cutting cells to 80 columns."""
+    from runtime.reports.summary import print_whole
 
-    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
-    if needed <= out.width:
-        out.print(table)
-        return
-    wide = Console(width=needed, file=out.file, force_terminal=out.is_terminal)
-    wide.print(table)
+    print_whole(table, out)
 
 
 @main.command()

@@ -135,7 +135,9 @@ def render_run(result: RunResult, console: Console) -> None:
 
 def render_tally(results: list[RunResult], console: Console) -> None:
     """One line per run and an overall tally: what the demo (or a tick) did, at a glance."""
-    table = Table(title="All runs", show_footer=True)
+    tenants = {r.tenant for r in results}
+    title = f"All runs of {next(iter(tenants))}" if len(tenants) == 1 else "All runs"
+    table = Table(title=title, show_footer=True)
     ok = sum(r.status == "ok" for r in results)
     table.add_column("run", footer=f"{len(results)} runs: {ok} ok, {len(results) - ok} not ok")
     table.add_column("status")
@@ -153,7 +155,9 @@ def render_tally(results: list[RunResult], console: Console) -> None:
     for r in results:
         sub = r.submission
         table.add_row(
-            f"{r.tenant} / {r.stream} / {r.domain}",
+            f"{r.stream} / {r.domain}"
+            if len(tenants) == 1
+            else f"{r.tenant}/{r.stream}/{r.domain}",
             r.status,
             f"{r.rows_extracted:,}",
             f"{r.lines_exported:,} lines" if r.batches else "",
@@ -164,11 +168,24 @@ def render_tally(results: list[RunResult], console: Console) -> None:
             else "",
             f"{r.disclosures:,}",
         )
-    console.print(table)
+    print_whole(table, console)
     console.print(
         "exported counts file lines; posted counts what Fusion accepts: journal lines, or "
         "records for record domains (a mass addition and its distribution are two lines)"
     )
+
+
+def print_whole(table: Table, console: Console) -> None:
+    """Print a table at its natural width, never cutting cells to the console's (80 columns
+    where the output is not a terminal)."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    if needed <= console.width:
+        console.print(table)
+        return
+    wide = Console(width=needed, file=console.file, force_terminal=console.is_terminal)
+    wide.print(table)
 
 
 def render_plan(plan: Plan, console: Console) -> None:
