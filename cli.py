@@ -599,6 +599,19 @@ def audit_purge(config_path, warehouse, tenant) -> None:
     out.print(f"purged {removed} entries older than six years")
 
 
+@audit.command("restore")
+@config_option
+@warehouse_option
+@tenant_option
+def audit_restore(config_path, warehouse, tenant) -> None:
+    """Rebuild the warehouse copy of the log from the mirror (a rebuilt warehouse, or a process
+    killed while appending); refused, exit 5, when the mirror's own chain is broken."""
+    restored = _audit_call(
+        False, lambda: _disclosure_log(config_path, tenant, warehouse).restore_from_mirror()
+    )
+    out.print(f"restored {restored} entries from the mirror; run `ehrfusion audit verify`")
+
+
 @audit.command("report")
 @config_option
 @warehouse_option

@@ -12,6 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -110,3 +111,26 @@ def test_a_run_killed_at_every_step_boundary_leaves_no_hole(world, fusion):
     disclosed = logged(world, "disclose")
     assert sorted(set(disclosed)) == sorted(p for (p,) in patients)
     assert len(disclosed) <= 2 * len(set(disclosed))  # one entry per patient per pass
+
+
+def test_a_process_killed_between_the_two_writes_of_an_append_is_restored(world):
+    """The mirror is written before the warehouse commits: a kill in between leaves the last
+    entries in the mirror only. Appends stop (they would fork the chain) until `audit restore`
+    rebuilds the warehouse copy from the mirror."""
+    from runtime.compliance.audit import AuditError, DisclosureRecord
+
+    log = DisclosureLog(world.warehouse, TENANT, world.config.tenants[TENANT].audit)
+    entry = {"scope": "s", "purpose": "p", "recipient": "r"}
+    log.append([DisclosureRecord(f"{i:064x}", **entry) for i in range(5)])
+    world.warehouse.query(f"delete from {log.table} where sequence > 3")  # the lost commit
+    code, problems = verify(world)
+    assert code == 5 and problems == ["entries 4-5 only in the mirror"]
+    with pytest.raises(AuditError, match="ehrfusion audit restore"):
+        log.append([DisclosureRecord(f"{9:064x}", **entry)])
+
+    args = ["--config", str(world.root / "ehrfusion.yml"), "--warehouse", world.warehouse_arg]
+    restored = CliRunner().invoke(main, ["audit", "restore", "--tenant", TENANT, *args])
+    assert restored.exit_code == 0, restored.output
+    assert verify(world) == (0, [])
+    log.append([DisclosureRecord(f"{9:064x}", **entry)])
+    assert verify(world) == (0, [])

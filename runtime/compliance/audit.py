@@ -466,8 +466,10 @@ class DisclosureLog:
         if in_warehouse != in_mirror:
             at = max(t[0] for t in (in_warehouse, in_mirror) if t)
             raise AuditError(
-                f"mirror and warehouse disagree at {at}: run `ehrfusion audit verify` "
-                "(a rebuilt warehouse is restored from the mirror)"
+                f"mirror and warehouse disagree at {at}: run `ehrfusion audit verify`; where "
+                "only the mirror holds the last entries (a warehouse rebuilt, or a process "
+                "killed while appending), `ehrfusion audit restore` rebuilds the warehouse "
+                "copy from the mirror"
             )
         return in_warehouse or (0, GENESIS_HASH)
 
