@@ -5,8 +5,10 @@ StructureDefinitions: every element of every R4 resource with its type, cardinal
 or a single value), required elements and choice types. Read strictly, an element the R4
 definition does not have is an error, so no R4 element can be silently dropped, nor a non-R4
 one silently kept (ARCHITECTURE.md, "FHIR R4 validation"). On top of the models, the JSON
-rules the models leave out: the resource's `id` syntax, and no null, empty string, empty
-object or empty array anywhere (nulls are allowed only inside `_element` arrays, where they
+rules the models leave out: the resource's `id` syntax, every item of a list typed (the
+models check the first), booleans apart from numbers, a primitive's `_element` (its id and
+extensions, which the models accept unread) checked as an Element, and no null, empty
+string, empty object or empty array anywhere (nulls only inside `_element` arrays, where they
 keep positions).
 
 The validated resource is the caller's own dict, unchanged: what lands is what was sent.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fhirclient.models.element import Element
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.resource import Resource
@@ -82,9 +85,8 @@ def _json_rule_errors(value: Any, path: str) -> list[str]:
         found = []
         for key, item in value.items():
             inner = f"{path}.{key}" if path else key
-            if isinstance(item, list) and key.startswith("_"):
-                found.extend(e for i, v in enumerate(item) if v is not None
-                             for e in _json_rule_errors(v, f"{inner}[{i}]"))  # fmt: skip
+            if key.startswith("_"):
+                found.extend(_primitive_extension_errors(item, inner))
             else:
                 found.extend(_json_rule_errors(item, inner))
         return found
@@ -97,6 +99,26 @@ def _json_rule_errors(value: Any, path: str) -> list[str]:
     if isinstance(value, str) and not value.strip():
         return [f"{path}: an empty string"]
     return []
+
+
+def _primitive_extension_errors(value: Any, path: str) -> list[str]:
+    """A primitive's `_element` (its id and extensions), which fhirclient's models accept
+    without reading: checked as an R4 Element. In an array, null keeps a position."""
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    found = []
+    for index, item in items:
+        where = path if index is None else f"{path}[{index}]"
+        if item is None and index is not None:
+            continue
+        found.extend(_json_rule_errors(item, where))
+        if isinstance(item, dict):
+            try:
+                Element(item)
+            except FHIRValidationError as exc:
+                found.extend(_flatten(exc, where))
+        elif item is not None:
+            found.append(f"{where}: an object is due")
+    return found
 
 
 def _primitive_errors(model: Any, path: str) -> list[str]:
