@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The demo's Fusion is the in-memory simulator, so every demo starts from an empty workspace.
+# Every demo starts from an empty workspace: the warehouse and the sandbox's Fusion (its state is
+# kept in .ehrfusion/sandbox for `ehrfusion sandbox serve`) start over together.
 demo: $(STAMP)
 	rm -rf .ehrfusion
 	$(BIN)/ehrfusion demo
