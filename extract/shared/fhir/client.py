@@ -182,7 +182,7 @@ class FhirClient:
         cursor = cursor or Cursor()
         params = {}
         if cursor.last_updated is not None:
-            since = _instant(cursor.last_updated) - overlap
+            since = parse_instant(cursor.last_updated) - overlap
             params["_lastUpdated"] = "ge" + since.strftime(STAMP)
         resources: list[dict[str, Any]] = []
         rejected: list[Rejected] = []
@@ -195,7 +195,7 @@ class FhirClient:
                     if key not in seen:
                         seen.add(key)
                         resources.append(resource)
-                        stamps[key] = _instant(resource["meta"]["lastUpdated"])
+                        stamps[key] = parse_instant(resource["meta"]["lastUpdated"])
                 for entry in page.rejected:
                     key = _version_key(entry.resource)
                     stamp = _maybe_instant(entry.resource)
@@ -213,7 +213,7 @@ def _advance(cursor: Cursor, stamps: dict[str, datetime], overlap: timedelta) ->
     """The cursor after a complete read: the largest stamp, and the versions within the
     overlap window before it (earlier ones fall out of the window the next read asks for)."""
     if cursor.last_updated is not None:
-        previous = _instant(cursor.last_updated)
+        previous = parse_instant(cursor.last_updated)
         stamps = stamps | {k: previous for k in cursor.recent if k not in stamps}
     if not stamps:
         return cursor
@@ -274,7 +274,7 @@ def _version_key(resource: Any) -> str | None:
     return f"{resource['id']}/{version if version else '@' + str(meta.get('lastUpdated'))}"
 
 
-def _instant(value: str) -> datetime:
+def parse_instant(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise ValueError("an instant needs a time zone")
@@ -283,6 +283,6 @@ def _instant(value: str) -> datetime:
 
 def _maybe_instant(resource: Any) -> datetime | None:
     try:
-        return _instant(resource["meta"]["lastUpdated"])
+        return parse_instant(resource["meta"]["lastUpdated"])
     except (KeyError, TypeError, ValueError):
         return None
