@@ -159,6 +159,20 @@ def test_a_client_reads_only_its_own_tenant(server):
     assert ids and all(i.startswith("lak-") for i in ids)
 
 
+def test_a_token_reads_only_the_resource_types_of_its_scopes(server):
+    client = FhirClient(
+        server.base_url("northvale"), server.token_url, backend(), ["system/Patient.read"]
+    )
+    assert client.read_changes("Patient").complete
+    assert client.session.granted_scopes == "system/Patient.read"
+    assert client.read_changes("Encounter").error.status == 403
+    nothing = FhirClient(
+        server.base_url("northvale"), server.token_url, backend(), ["system/Claim.write"]
+    )
+    with pytest.raises(TokenError, match="invalid_scope"):
+        nothing.read_changes("Patient")
+
+
 def test_a_search_is_paged_through_next_links(server):
     client = make_client(server, page_size=10)
     pages = list(client.pages("Encounter"))
