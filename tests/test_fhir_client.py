@@ -200,8 +200,8 @@ def test_429_and_5xx_are_retried_per_the_policy(server):
     waits, events = [], []
     client = make_client(server, observer=events.append, sleep=waits.append)
     client.read_changes("Patient")  # the token first
-    server.knobs.throttle_next, server.knobs.http_5xx_next = 2, 1
-    server.knobs.retry_after_seconds = 3
+    knobs = {"throttle_next": 2, "http_5xx_next": 1, "retry_after_seconds": 3}
+    assert requests.post(f"{server.url}/__sandbox__/knobs", json=knobs, timeout=5).ok
     changes = client.read_changes("Organization")
     assert changes.complete and len(changes.resources) == SIZE
     assert sorted(e.status for e in events) == [429, 429, 503]

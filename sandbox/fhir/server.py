@@ -42,6 +42,9 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_SECONDS = 300
 TOKEN_SECONDS = 300.0
 DEFAULT_COUNT, MAX_COUNT = 50, 200
+MAX_SNAPSHOTS = 256
+KINDS = {"bool": "true or false", "str": "text", "int": "a non-negative integer",
+         "float": "a non-negative number"}  # fmt: skip
 
 
 @dataclass
@@ -117,6 +120,16 @@ def outcome(status: int, code: str, diagnostics: str) -> Response:
 
 def _oauth_error(error: str, description: str, status: int = 400) -> Response:
     return json_response({"error": error, "error_description": description}, status)
+
+
+def _same_kind(value: Any, current: Any) -> bool:
+    """Whether a knob value has the knob's kind (numbers non-negative; a float takes an int)."""
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if isinstance(current, str):
+        return isinstance(value, str)
+    allowed = (int, float) if isinstance(current, float) else (int,)
+    return isinstance(value, allowed) and value >= 0
 
 
 class AssertionRefused(ValueError):
@@ -302,6 +315,8 @@ class FhirServer(LoopbackServer):
             snapshot = secrets.token_hex(8)
             with self.lock:
                 self._snapshots[snapshot] = (tenant, resource_type, matches)
+                while len(self._snapshots) > MAX_SNAPSHOTS:  # the oldest searches expire
+                    del self._snapshots[next(iter(self._snapshots))]
                 self.stats["searches"] += 1
         else:
             matches = held[2]
@@ -382,6 +397,11 @@ class FhirServer(LoopbackServer):
                 unknown = set(payload) - {*asdict(self.knobs), "revoke_tokens"}
                 if unknown:
                     return outcome(400, "invalid", f"unknown knobs: {', '.join(sorted(unknown))}")
+                for name, value in payload.items():
+                    current = True if name == "revoke_tokens" else getattr(self.knobs, name)
+                    if not _same_kind(value, current):
+                        kind = KINDS[type(current).__name__]
+                        return outcome(400, "invalid", f"{name} must be {kind}")
                 if payload.pop("revoke_tokens", False):
                     self.revoke_tokens()
                 for name, value in payload.items():
