@@ -15,7 +15,8 @@ A `FhirClient` reads one tenant's FHIR base URL through a SMART backend session
   the largest `meta.lastUpdated` seen; the versions seen within the overlap window before it
   are remembered in the cursor, so reading them again is no change. Duplicates are collapsed
   by id and `meta.versionId`. A read that stops early keeps what it read and its cursor stays
-  where it was.
+  where it was. A token the server refuses raises `TokenError` (a credential to fix, not a
+  partial read).
 
 Errors name the resource type and the HTTP status, never a resource's content.
 """
@@ -39,6 +40,7 @@ from runtime.core.http import Observer, RetryPolicy
 PAGE_SIZE = 100
 OVERLAP = timedelta(minutes=5)
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
+ACCEPT = {"Accept": "application/fhir+json"}
 
 
 class FhirError(RuntimeError):
@@ -165,7 +167,7 @@ class FhirClient:
 
     def _get(self, url: str, query: dict[str, Any] | None, operation: str) -> Any:
         try:
-            response = self.session.get(url, params=query, timeout=self.timeout)
+            response = self.session.get(url, params=query, headers=ACCEPT, timeout=self.timeout)
         except requests.RequestException:
             raise FhirError(operation, None) from None
         if response.status_code != 200:
