@@ -12,6 +12,7 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from extract.shared.fhir.auth import BackendClient, SigningKey
 from extract.shared.fhir.client import FhirClient, FhirError, ForeignNextLink
@@ -102,6 +103,18 @@ def test_a_key_the_client_did_not_register_is_refused(server):
         client.read_changes("Patient")
     assert refused.value.status == 401
     assert server.stats["tokens_issued"] == 0
+
+
+def test_a_signing_key_is_read_from_pem_and_must_suit_rs384_or_es384(server):
+    private = client_key(SEED, "northvale")
+    pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    key = SigningKey.from_pem("k1", pem.decode())
+    assert key.algorithm == "ES384"
+    assert public_jwk(key.private_key, "k1") == public_jwk(private, "k1")
+    assert make_client(server, client=backend("northvale", key)).read_changes("Patient").complete
+    with pytest.raises(ValueError, match="P-384"):
+        SigningKey("k9", ec.generate_private_key(ec.SECP256R1()))
+    assert "private_key" not in repr(key)
 
 
 def _assertion(server: FhirServer, **changes) -> str:
