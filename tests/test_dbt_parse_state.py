@@ -38,7 +38,7 @@ def parsed(work: Path) -> int | None:
 
 
 def test_each_environment_keeps_its_parse_and_only_changes_are_parsed_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(dbt, "parse_state_dir", parse_state_dir)  # the tenant's own folder
+    monkeypatch.delenv(dbt.PARSE_DIR_ENV, raising=False)  # the tenant's own folder
     project = tmp_path / "dbt_project"
     shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     shutil.copytree(PROJECT_DIR.parent / "seeds", tmp_path / "seeds")

@@ -5,11 +5,12 @@ env_var(), never as --vars, so partial parsing survives between runs. The PHI ke
 them only for the connection (DuckDB plugin / PGOPTIONS), never read by env_var().
 
 dbt's parse is kept across processes in the tenant's dbt folder, one state per environment
-(`<work_dir>/parse/<fingerprint>.msgpack`): a tenant's domains read different env_var() values,
-and a single state shared by them would be re-parsed (nearly whole) every time the domain
-changed. A run starts from its environment's state, or from the latest one kept when it has
-none yet, and dbt re-parses only what changed since (it checks every file, env_var() value and
-the profile itself, so a state can make a parse slower, never wrong).
+(`<work_dir>/parse/<engine>-<digest>.msgpack`, or in EHRFUSION_DBT_PARSE_DIR): a tenant's
+domains read different env_var() values, and a single state shared by them would be re-parsed
+(nearly whole) every time the domain changed. A run starts from its environment's state, or
+from the same engine's latest one when it has none yet, and dbt re-parses only what changed
+since (it checks every file, env_var() value and the profile itself, so a state can make a
+parse slower, never wrong).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from runtime.core.errors import safe_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 PARSE_STATE_DIR = "parse"
+PARSE_DIR_ENV = "EHRFUSION_DBT_PARSE_DIR"
 PARSE_FILE = "partial_parse.msgpack"  # where dbt writes its parse, in the target folder
 # What no parse reads and no file name may derive from: the PHI key, which reaches the
 # connection only (DuckDB plugin, PGOPTIONS), and the Postgres password.
@@ -120,8 +122,10 @@ def run_dbt(
 
 
 def parse_state_dir(work_dir: Path) -> Path:
-    """The folder of the parse states kept beside a dbt target folder."""
-    return work_dir / PARSE_STATE_DIR
+    """The folder of the parse states: beside the dbt target folder, or where
+    EHRFUSION_DBT_PARSE_DIR names (a folder that outlives the work folder, or the test suite's
+    one per process)."""
+    return Path(os.environ.get(PARSE_DIR_ENV) or work_dir / PARSE_STATE_DIR)
 
 
 def parse_state_path(work_dir: Path, project: Path, env: dict[str, str]) -> Path:
