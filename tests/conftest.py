@@ -55,7 +55,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A throwaway PostgreSQL cluster on 127.0.0.1, owned by the postgres user when run as root."""
+    """A throwaway PostgreSQL cluster on 127.0.0.1, owned by the postgres user when run as root.
+    It is never recovered after a crash, so it does not wait for the disk at every commit
+    (fsync and full-page writes off); what it stores and answers is the same."""
     base = Path(tempfile.mkdtemp(prefix="ehrfusion-pg-"))
     data, pwfile = base / "data", base / "pwfile"
     pwfile.write_text(PG_PASSWORD)
@@ -71,7 +73,10 @@ def pg_server():
          f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"],
         check=True, capture_output=True,
     )  # fmt: skip
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base}"
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
     subprocess.run(
         [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
          "-w", "start"],
@@ -135,8 +140,9 @@ def dbt_parse_states(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def shared_dbt_parse(dbt_parse_states, monkeypatch) -> None:
-    """Runs in this process keep dbt's parse states in one folder for every test."""
-    monkeypatch.setattr(dbt, "parse_state_dir", lambda work_dir: dbt_parse_states)
+    """Runs in this process, and the processes it starts, keep dbt's parse states in one
+    folder for every test."""
+    monkeypatch.setenv(dbt.PARSE_DIR_ENV, str(dbt_parse_states))
 
 
 @pytest.fixture
