@@ -26,6 +26,7 @@ from runtime.core.targets import dbt_selection, target_of
 from runtime.core.warehouse import Warehouse
 from runtime.observability import metrics
 from runtime.observability.metrics import metrics_observer
+from runtime.pipeline.build_inputs import BuildInputs, build_fingerprint, ops_fingerprint
 from runtime.pipeline.check_results import keep_check_results
 from runtime.pipeline.dbt import run_dbt
 from runtime.pipeline.delivery.kinds import delivery_for
@@ -152,10 +153,20 @@ def _run_steps(
         _prepare(ctx, result, delivery, outbox, feed_days, expect_plan)
     if result.status in ("ok", "export_conflict"):
         _send(ctx, result, delivery, outbox, fusion)
+    if result.status == "ok" and result.dbt is not None and result.dbt.success:
+        _keep_build_after_own_postings(ctx, delivery)
     ctx.progress("audit: recording the disclosures of the batches sent")
     clock = time.perf_counter()
     result.disclosures += delivery.disclose(ctx, outbox, result)
     _lap(result, "audit", clock)
+
+
+def _keep_build_after_own_postings(ctx: DomainContext, delivery: Delivery) -> None:
+    """A delivery whose built rows do not depend on what posted from its own batches lets the
+    next run with nothing new reuse this run's build (runtime/pipeline/build_inputs.py)."""
+    if getattr(delivery, "builds_unchanged_by_own_postings", False):
+        ops = ops_fingerprint(ctx.warehouse, ctx.stream.name, ctx.domain.name)
+        BuildInputs(ctx.paths.work).record_ops(ops)
 
 
 def _prepare(
@@ -213,19 +224,33 @@ def land_and_build(ctx: DomainContext, result: RunResult) -> bool:
     ctx.progress("transform: dbt build (models and tests)")
     Posting(ctx.warehouse).ensure()
     env = dbt_environment(ctx.warehouse, ctx.stream.name, ctx.domain, ctx.phi_key)
-    fusion_object = ctx.domain.fusion.object if ctx.domain.fusion else "landing"
-    result.dbt = build_with_reference_data(
-        ctx.warehouse,
-        f"{ctx.domain.source}:{fusion_object}",
-        ctx.config.dbt_project_dir,
-        lambda seeds: run_dbt(
-            "build",
-            [*dbt_selection(ctx.domain), *seeds, *CAUTIOUS],
-            env,
-            ctx.paths.dbt_work,
-            ctx.config.dbt_project_dir,
-        ),
+    inputs = BuildInputs(ctx.paths.work)
+    build_print = build_fingerprint(
+        ctx.warehouse, env, ctx.phi_key, ctx.config.dbt_project_dir, datetime.now(UTC).date()
     )
+    ops_print = ops_fingerprint(ctx.warehouse, ctx.stream.name, ctx.domain.name)
+    reused = inputs.unchanged(build_print, ops_print)
+    if reused is not None:
+        ctx.progress("transform: nothing new since the last build; its models and checks stand")
+        result.dbt = reused
+    else:
+        fusion_object = ctx.domain.fusion.object if ctx.domain.fusion else "landing"
+        result.dbt = build_with_reference_data(
+            ctx.warehouse,
+            f"{ctx.domain.source}:{fusion_object}",
+            ctx.config.dbt_project_dir,
+            lambda seeds: run_dbt(
+                "build",
+                [*dbt_selection(ctx.domain), *seeds, *CAUTIOUS],
+                env,
+                ctx.paths.dbt_work,
+                ctx.config.dbt_project_dir,
+            ),
+        )
+        if result.dbt.success:
+            inputs.record(build_print, ops_print, result.dbt)
+        else:
+            inputs.forget()
     _lap(result, "transform", clock)
     keep_check_results(result.dbt, ctx.paths.work)  # the finance page shows every domain's
     if not result.dbt.success:

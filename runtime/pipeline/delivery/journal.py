@@ -35,6 +35,9 @@ from runtime.pipeline.posting import HANDED_OVER, Posting
 
 @dataclass(frozen=True)
 class JournalDelivery:
+    # Every journal model compares an entry with what posted in *earlier* batches, so posting
+    # this run's batches leaves the build as it is (runtime/pipeline/build_inputs.py).
+    builds_unchanged_by_own_postings = True
     job_timeout: float = 3600.0
     after_upload: AfterUpload | None = None  # a test seam: the process dying after an upload
 
