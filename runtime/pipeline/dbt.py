@@ -22,8 +22,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbt.cli.main import dbtRunner
-
 from runtime.core.errors import safe_message
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -115,6 +113,10 @@ def run_dbt(
         *(["--partial-parse-file-path", str(start_from)] if start_from else []),
     ]
     with scoped_environment(env):
+        # imported here: a run that skips its build, and every command that only reads,
+        # starts without dbt's import (about a second)
+        from dbt.cli.main import dbtRunner
+
         result = dbtRunner().invoke(cli_args)
     if _stamp(written) not in (before, None):  # dbt parsed something and saved its state
         _keep(written, state)

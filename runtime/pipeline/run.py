@@ -323,8 +323,12 @@ def _send(
     clock = time.perf_counter()
     if client is None:
         posting = Posting(ctx.warehouse)
+        # one read of what was recorded, not one connection per batch of the outbox
+        recorded = {
+            row["batch_id"] for row in posting.submissions(ctx.stream.name, ctx.domain.name)
+        }
         for batch in outbox.batches:
-            if batch.lines and posting.submission(batch.batch_id) is None:
+            if batch.lines and batch.batch_id not in recorded:
                 delivery.hand_over(ctx, batch)
         return
     ctx.progress("submit: uploading batches to Fusion and following the import jobs")
