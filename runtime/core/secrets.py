@@ -6,8 +6,6 @@ A secret named `ehrfusion.<tenant>.<name>` is read by dlt from the environment v
 
 from __future__ import annotations
 
-import dlt
-
 from runtime.core.config import ConfigError
 
 
@@ -20,6 +18,8 @@ def env_name(tenant: str, name: str) -> str:
 
 
 def optional_secret(tenant: str, name: str) -> str | None:
+    import dlt  # here, not at the top: commands that read no secret start without it
+
     value = dlt.secrets.get(secret_key(tenant, name))
     return str(value) if value not in (None, "") else None
 
