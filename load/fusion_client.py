@@ -32,7 +32,7 @@ from requests_oauthlib import OAuth2Session
 
 from runtime.core.config import ConfigError, Tenant
 from runtime.core.endpoints import resolve_endpoint
-from runtime.core.http import Observer, RetryPolicy, retrying_session
+from runtime.core.http import Observer, RetryPolicy, plain_http_on_loopback, retrying_session
 from runtime.core.secrets import env_name, optional_secret
 
 FSCM = "/fscmRestApi/resources/11.13.18.05"
@@ -51,7 +51,6 @@ RUNNING = frozenset({"WAIT", "READY", "RUNNING", "BLOCKED", "PAUSED"})
 DATA_SET_RUNNING = frozenset({"ORA_UNPROCESSED", "ORA_IN_PROGRESS"})
 ACTION_JSON = {"Content-Type": "application/vnd.oracle.adf.action+json"}
 PAGE = 500
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _SAFE_POSTS = frozenset({TOKEN, UPLOAD_FILE})
 Answer = TypeVar("Answer")
 
@@ -476,13 +475,12 @@ def fusion_url(tenant: Tenant, name: str = "fusion") -> str:
 def _allow_plain_http_on_loopback(base_url: str) -> None:
     """oauthlib refuses plain http; the sandbox serves it on loopback only, so allow exactly
     that. Anything else must use https."""
-    parts = urlsplit(base_url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+    try:
+        loopback = plain_http_on_loopback(base_url, "OAuth2")
+    except ValueError as exc:
+        raise ConfigError("fusion endpoint", str(exc)) from None
+    if loopback:
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        return
-    raise ConfigError("fusion endpoint", "OAuth2 needs an https URL (plain http on loopback only)")
 
 
 def _rejected_row(row: dict[str, str]) -> RejectedRow:

@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import requests
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from runtime.core.http import Observer, RetryPolicy, retrying_session
+from runtime.core.http import Observer, RetryPolicy, plain_http_on_loopback, retrying_session
 
 REFRESH_BEFORE = 60.0
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class TokenError(RuntimeError):
@@ -114,10 +112,5 @@ def client_credentials_session(
 def _allow_plain_http_on_loopback(base_url: str) -> None:
     """oauthlib refuses plain http; the sandbox serves it on loopback only, so allow exactly
     that. Anything else must use https."""
-    parts = urlsplit(base_url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+    if plain_http_on_loopback(base_url, "OAuth2"):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        return
-    raise ValueError("OAuth2 needs an https URL (plain http on loopback only)")

@@ -20,12 +20,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def plain_http_on_loopback(url: str, protocol: str) -> bool:
+    """Whether `url` is plain http on loopback (the sandbox) rather than https; credentials
+    travel over https anywhere else, so any other URL raises ValueError naming `protocol`."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return False
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return True
+    raise ValueError(f"{protocol} needs an https URL (plain http on loopback only)")
 
 
 @dataclass(frozen=True)

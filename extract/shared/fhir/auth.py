@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -27,12 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from extract.shared.oauth import TokenError
-from runtime.core.http import Observer, RetryPolicy, retrying_session
+from runtime.core.http import Observer, RetryPolicy, plain_http_on_loopback, retrying_session
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_SECONDS = 240
 REFRESH_BEFORE = 60.0
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def smart_backend_session(
 ) -> SmartBackendSession:
     """A retrying, rate-limited SMART backend session (https, or plain http on loopback for
     the sandbox). `adapter_options` go to runtime.core.http's RetryAdapter (sleep, draw)."""
-    _require_https_off_loopback(token_url)
+    plain_http_on_loopback(token_url, "SMART Backend Services")  # https off loopback
     session = SmartBackendSession(token_url, client, scopes, timeout, clock, wall_clock)
     retrying_session(
         session,
@@ -203,11 +201,3 @@ def smart_backend_session(
         **adapter_options,
     )
     return session
-
-
-def _require_https_off_loopback(url: str) -> None:
-    """A token and its assertion travel over https; plain http only on loopback (the sandbox)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        return
-    raise ValueError("SMART Backend Services needs an https URL (plain http on loopback only)")
