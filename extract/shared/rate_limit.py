@@ -70,6 +70,21 @@ class TokenBucket:
         return wait
 
 
+class MeteredAttempts:
+    """What a client's retrying session calls before each request attempt (its `limiter`):
+    counts the attempts (`requests`) and takes a token from the client's bucket, if it has one,
+    adding the seconds waited (`waited`). A client sets `_bucket` and passes `_before_attempt`."""
+
+    requests: int = 0
+    waited: float = 0.0
+    _bucket: TokenBucket | None = None
+
+    def _before_attempt(self) -> None:
+        self.requests += 1
+        if self._bucket is not None:
+            self.waited += self._bucket.acquire()
+
+
 class LimiterRegistry:
     """The process's token buckets by key (`<source>:<credential>`), created on first use."""
 

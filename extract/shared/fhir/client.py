@@ -34,7 +34,7 @@ import requests
 
 from extract.shared.fhir.auth import BackendClient, SmartBackendSession, smart_backend_session
 from extract.shared.fhir.validation import InvalidResource, validate_r4
-from extract.shared.rate_limit import TokenBucket
+from extract.shared.rate_limit import MeteredAttempts, TokenBucket
 from runtime.core.http import Observer, RetryPolicy
 
 PAGE_SIZE = 100
@@ -111,7 +111,7 @@ class Changes:
         return self.error is None
 
 
-class FhirClient:
+class FhirClient(MeteredAttempts):
     """One tenant's FHIR R4 API (its base URL), paced by `limiter` (None: unpaced)."""
 
     def __init__(
@@ -131,8 +131,6 @@ class FhirClient:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = timeout
-        self.requests = 0
-        self.waited = 0.0
         self._bucket = limiter
         self._origin = _origin(self.base_url)
         clocks = {"clock": clock} if clock is not None else {}
@@ -147,11 +145,6 @@ class FhirClient:
             **clocks,
             **adapter_options,
         )
-
-    def _before_attempt(self) -> None:
-        self.requests += 1
-        if self._bucket is not None:
-            self.waited += self._bucket.acquire()
 
     def pages(self, resource_type: str, params: dict[str, str] | None = None) -> Iterator[Page]:
         """Every page of a search, following `link[next]` on the base URL's host only."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import requests
 
 from extract.shared.oauth import client_credentials_session
-from extract.shared.rate_limit import TokenBucket
+from extract.shared.rate_limit import MeteredAttempts, TokenBucket
 from extract.veradigm.helpers import ContractError
 from extract.veradigm.practice_fusion.settings import PAGE_SIZE, TABLES, TOKEN_PATH
 from runtime.core.http import Observer, RetryPolicy
@@ -44,7 +44,7 @@ class Page:
     has_more: bool
 
 
-class PracticeFusionClient:
+class PracticeFusionClient(MeteredAttempts):
     """One practice's API, paced by `limiter` (a token bucket's acquire; None: unpaced)."""
 
     def __init__(
@@ -60,8 +60,6 @@ class PracticeFusionClient:
         self.base_url = base_url.rstrip("/")
         self.practice_id = credentials.practice_id
         self.timeout = timeout
-        self.requests = 0
-        self.waited = 0.0
         self._bucket = limiter
         self.session = client_credentials_session(
             self.base_url,
@@ -74,11 +72,6 @@ class PracticeFusionClient:
             timeout=timeout,
             **adapter_options,
         )
-
-    def _before_attempt(self) -> None:
-        self.requests += 1
-        if self._bucket is not None:
-            self.waited += self._bucket.acquire()
 
     def delta(self, entity: str, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
         """One page of `entity` changes after `cursor` (None: from the beginning)."""

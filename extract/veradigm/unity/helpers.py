@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from extract.shared.rate_limit import TokenBucket
+from extract.shared.rate_limit import MeteredAttempts, TokenBucket
 from extract.veradigm.helpers import STAMP, ContractError
 from extract.veradigm.unity.settings import JSON_API, LOGGED_OUT
 from runtime.core.http import Observer, RetryPolicy, retrying_session
@@ -35,7 +35,7 @@ class UnityError(RuntimeError):
         super().__init__(f"Unity {operation} failed: {detail}")
 
 
-class UnityClient:
+class UnityClient(MeteredAttempts):
     """One Unity login, paced by `limiter`; the security token is fetched on first use."""
 
     def __init__(
@@ -51,8 +51,6 @@ class UnityClient:
         self.base_url = base_url.rstrip("/") + JSON_API
         self.credentials = credentials
         self.timeout = timeout
-        self.requests = 0
-        self.waited = 0.0
         self.tokens_fetched = 0
         self._bucket = limiter
         self._token: str | None = None
@@ -64,11 +62,6 @@ class UnityClient:
             limiter=self._before_attempt,
             **adapter_options,
         )
-
-    def _before_attempt(self) -> None:
-        self.requests += 1
-        if self._bucket is not None:
-            self.waited += self._bucket.acquire()
 
     def _post(self, operation: str, body: dict[str, Any]) -> requests.Response:
         try:
